@@ -1,0 +1,304 @@
+"""Per-call stdout, stderr, stdin and cancellation, routed by thread.
+
+awscli writes to `sys.stdout` / `sys.stderr` (and `sys.stdout.buffer` for binary output) and reads
+`sys.stdin`. Those are process-wide, so `contextlib.redirect_stdout` mixes the output of
+concurrent calls and leaves `sys.stdout` pointing at a dead buffer. Instead, `install()` replaces
+the three streams once with proxies that look up the *current thread's* call context. Threads
+started while a call runs (s3 transfers print from their own threads) inherit its context.
+
+Outside a call the proxies fall back to real streams. On stdio the server sets the stdout
+fallback to stderr: stdout is the protocol channel and only the transport writes there, through
+the real stream it holds.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
+
+T = TypeVar("T")
+
+_local = threading.local()
+_installed = False
+_lock = threading.Lock()
+
+
+class CallStopped(Exception):  # noqa: N818 - it is a signal, not a failure of ours
+    """Raised inside a call's threads at its next check once it is cancelled or past its deadline."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the command was stopped: {reason}")
+        self.reason = reason
+
+
+class CancelToken:
+    """A deadline and a cancel flag, checked by the engine before every request and sleep."""
+
+    def __init__(self, timeout: float | None = None) -> None:
+        self._event = threading.Event()
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.reason: str | None = None
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if self.reason is None:
+            self.reason = reason
+        self._event.set()
+
+    def remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - time.monotonic()
+
+    @property
+    def stopped(self) -> bool:
+        if self._event.is_set():
+            return True
+        left = self.remaining()
+        if left is not None and left <= 0:
+            self.cancel("timeout")
+            return True
+        return False
+
+    def check(self) -> None:
+        if self.stopped:
+            raise CallStopped(self.reason or "cancelled")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, but wake as soon as the call is stopped, and then raise."""
+        left = self.remaining()
+        wait = seconds if left is None else max(0.0, min(seconds, left))
+        self._event.wait(wait)
+        self.check()
+
+
+class Output:
+    """A byte sink that keeps at most `limit` bytes but counts everything written."""
+
+    def __init__(self, limit: int) -> None:
+        self._data = bytearray()
+        self._limit = limit
+        self._lock = threading.Lock()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            self.size += len(data)
+            room = self._limit - len(self._data)
+            if room > 0:
+                self._data += data[:room]
+
+    def getvalue(self) -> bytes:
+        with self._lock:
+            return bytes(self._data)
+
+    @property
+    def clipped(self) -> bool:
+        return self.size > len(self._data)
+
+
+class CallContext:
+    """What one call sees as its standard streams, plus its cancel token."""
+
+    def __init__(self, *, stdin: bytes = b"", limit: int = 64 << 20, token: CancelToken | None = None):
+        self.stdout = Output(limit)
+        self.stderr = Output(limit)
+        self.stdin = io.BytesIO(stdin)
+        self.stdin_text = io.TextIOWrapper(self.stdin, encoding="utf-8", errors="replace")
+        self.token = token or CancelToken()
+
+
+def current() -> CallContext | None:
+    ctx: CallContext | None = getattr(_local, "ctx", None)
+    return ctx
+
+
+def run_in(ctx: CallContext, fn: Callable[[], T]) -> T:
+    """Run `fn` on this thread with `ctx` as its call context."""
+    previous = current()
+    _local.ctx = ctx
+    try:
+        return fn()
+    finally:
+        _local.ctx = previous
+
+
+class _BinaryOut(io.RawIOBase):
+    def __init__(self, proxy: _TextOut) -> None:
+        self._proxy = proxy
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        ctx = current()
+        if ctx is None:
+            stream = self._proxy.fallback.buffer
+            written = stream.write(data)
+            return int(written) if written is not None else len(data)
+        out = ctx.stdout if self._proxy.name == "stdout" else ctx.stderr
+        out.write(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        if current() is None:
+            self._proxy.fallback.buffer.flush()
+
+
+class _TextOut(io.TextIOBase):
+    def __init__(self, name: str, fallback: IO[str]) -> None:
+        self.name = name
+        self.fallback: Any = fallback
+        self._buffer = _BinaryOut(self)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return "strict"
+
+    @property
+    def buffer(self) -> Any:
+        return self._buffer
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        ctx = current()
+        if ctx is None:
+            return int(self.fallback.write(text))
+        out = ctx.stdout if self.name == "stdout" else ctx.stderr
+        out.write(text.encode("utf-8", "replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        if current() is None:
+            self.fallback.flush()
+
+    def isatty(self) -> bool:
+        return False if current() is not None else bool(self.fallback.isatty())
+
+    def fileno(self) -> int:
+        if current() is not None:
+            # Code that reaches for the file descriptor would write past our capture onto the
+            # real fd 1 (on stdio: into the protocol). Refuse instead.
+            raise io.UnsupportedOperation("fileno is not available inside a captured call")
+        return int(self.fallback.fileno())
+
+
+class _TextIn(io.TextIOBase):
+    def __init__(self, real: IO[str]) -> None:
+        self._real: Any = real
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def buffer(self) -> Any:
+        ctx = current()
+        return self._real.buffer if ctx is None else ctx.stdin
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        ctx = current()
+        return str(self._real.read(size) if ctx is None else ctx.stdin_text.read(size))
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        ctx = current()
+        if ctx is None:
+            return str(self._real.readline(size))
+        return ctx.stdin_text.readline(-1 if size is None else size)
+
+    def isatty(self) -> bool:
+        return False if current() is not None else bool(self._real.isatty())
+
+    def fileno(self) -> int:
+        if current() is not None:
+            raise io.UnsupportedOperation("fileno is not available inside a captured call")
+        return int(self._real.fileno())
+
+
+_real_stdout: Any = None
+_real_stderr: Any = None
+_real_stdin: Any = None
+_stdout_proxy: _TextOut | None = None
+_stdout_fallback: Any = None
+
+
+def real_stdout() -> Any:
+    """The process's real stdout, for the one writer allowed on it (the stdio transport)."""
+    return _real_stdout if _real_stdout is not None else sys.stdout
+
+
+def real_stdin() -> Any:
+    return _real_stdin if _real_stdin is not None else sys.stdin
+
+
+def set_stdout_fallback(stream: IO[str]) -> None:
+    """Where writes to `sys.stdout` go outside a call (the server points it at stderr on stdio)."""
+    global _stdout_fallback
+    _stdout_fallback = stream
+    if _stdout_proxy is not None:
+        _stdout_proxy.fallback = stream
+
+
+def install() -> None:
+    """Route sys.stdout/stderr/stdin through thread-aware proxies. Call before importing awscli.
+
+    Idempotent, and cheap enough to call before every call: if something replaced a stream since
+    (a test runner's capture does, per test), the proxy is put back with that stream as fallback.
+    """
+    global _installed, _real_stdout, _real_stderr, _real_stdin, _stdout_proxy
+    if (
+        _installed
+        and isinstance(sys.stdout, _TextOut)
+        and isinstance(sys.stderr, _TextOut)
+        and isinstance(sys.stdin, _TextIn)
+    ):
+        return
+    with _lock:
+        if not isinstance(sys.stdout, _TextOut):
+            _real_stdout = sys.stdout
+            fallback = _stdout_fallback if _stdout_fallback is not None else _real_stdout
+            _stdout_proxy = _TextOut("stdout", fallback)
+            sys.stdout = _stdout_proxy
+        if not isinstance(sys.stderr, _TextOut):
+            _real_stderr = sys.stderr
+            sys.stderr = _TextOut("stderr", _real_stderr)
+        if not isinstance(sys.stdin, _TextIn):
+            _real_stdin = sys.stdin
+            sys.stdin = _TextIn(_real_stdin)
+        if not _installed:
+            _patch_thread_start()
+            _installed = True
+
+
+def _patch_thread_start() -> None:
+    original_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        ctx = current()
+        if ctx is not None:
+            run = self.run
+
+            def run_with_context() -> None:
+                _local.ctx = ctx
+                try:
+                    run()
+                finally:
+                    _local.ctx = None
+
+            self.run = run_with_context  # type: ignore[method-assign]
+        original_start(self)
+
+    threading.Thread.start = start  # type: ignore[method-assign]

@@ -1,0 +1,27 @@
+"""Command line: `aws-mcp-server [serve options]`, `aws-mcp-server classify ...`, `... profiles`.
+
+Thin on purpose: parse flags, build Settings, hand off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from aws_mcp_server import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aws-mcp-server",
+        description="An MCP server that runs AWS CLI commands in-process, safely.",
+    )
+    parser.add_argument("--version", action="version", version=f"aws-mcp-server {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    return 0

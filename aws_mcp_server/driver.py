@@ -1,0 +1,221 @@
+"""The one owner of awscli: process set-up, and a cheap, fresh CLI driver for every call.
+
+Importing this module installs the stdout/stdin proxies (they must be in place before awscli
+binds any stream) and then imports awscli *before* botocore: awscli 1.46 ships its own botocore
+and aliases `import botocore` to it, and whichever copy loads first wins for the whole process.
+
+Per call we build a new botocore Session and CLIDriver (a reused driver keeps `--region` and the
+previous profile's cached credentials). What makes that cheap is shared, immutable or pure work:
+one parsed-model `Loader`, one endpoint-ruleset cache, one event-alias cache, and no per-handler
+`inspect` signature check. Every handler object is still created per session: several are
+stateful (the shorthand parser, the IAM MFA wrapper, a DynamoDB paginator fix).
+
+Process-wide state awscli would otherwise leak or touch, neutralised here once:
+  * logger handlers: the driver adds a stream handler to the `awscli` logger on every call;
+  * colorama: `--color on` wraps `sys.stdout` for the whole process;
+  * CLI history: `cli_history = enabled` adds a sqlite handler to a global recorder per call;
+  * aliases (`~/.aws/cli/alias`, where `!cmd` runs a shell) and config `[plugins]` (arbitrary
+    imports) are never loaded;
+  * help is rendered to plain text in-process instead of through groff and a pager;
+  * retry, waiter and live-tail sleeps wait on the call's cancel token.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from aws_mcp_server import capture
+
+capture.install()
+
+import awscli  # noqa: E402  (must come before botocore: see the module docstring)
+import awscli.clidriver  # noqa: E402
+import awscli.handlers  # noqa: E402
+import awscli.help  # noqa: E402
+import awscli.table  # noqa: E402
+import botocore  # noqa: E402
+import botocore.endpoint  # noqa: E402
+import botocore.hooks  # noqa: E402
+import botocore.loaders  # noqa: E402
+import botocore.regions  # noqa: E402
+import botocore.retries.bucket  # noqa: E402
+import botocore.session  # noqa: E402
+import botocore.waiter  # noqa: E402
+from awscli.customizations.history import attach_history_handler  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from aws_mcp_server import helptext  # noqa: E402
+
+AWSCLI_VERSION: str = awscli.__version__
+BOTOCORE_VERSION: str = botocore.__version__
+
+_AWSCLI_DIR = os.path.dirname(os.path.abspath(awscli.__file__))
+if not os.path.abspath(botocore.__file__).startswith(_AWSCLI_DIR):
+    raise ImportError(
+        f"botocore was imported from {botocore.__file__} before awscli could install its own copy; "
+        "import aws_mcp_server.driver before anything imports botocore or boto3"
+    )
+
+# Upper bounds on socket waits, whatever the command asks (`--cli-read-timeout 0` means forever).
+MAX_CONNECT_TIMEOUT = 10
+MAX_READ_TIMEOUT = 60
+
+
+class _Emitter(botocore.hooks.HierarchicalEmitter):
+    """The stock emitter without its per-registration `inspect` check (~385 handlers per call).
+
+    The check only guards against handlers that do not take **kwargs; every handler registered
+    here comes from awscli/botocore themselves or from this package.
+    """
+
+    def _verify_accept_kwargs(self, func: Any) -> None:
+        return None
+
+
+_alias_cache: dict[str, str] = {}
+_original_aliaser_init = botocore.hooks.EventAliaser.__init__
+
+
+def _aliaser_init(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+    _original_aliaser_init(self, event_emitter, event_aliases)
+    if event_aliases is None:
+        # Aliasing an event name is a pure function of the name under the default alias table.
+        self._alias_name_cache = _alias_cache
+
+
+_provider_cache: dict[tuple[int, int, frozenset[str]], Any] = {}
+_provider_lock = threading.Lock()
+_OriginalEndpointProvider = botocore.regions.EndpointProvider
+
+
+def _cached_endpoint_provider(ruleset_data: Any, partition_data: Any, excluded_params: Any = None) -> Any:
+    """Build each service's endpoint ruleset once (6 ms for s3); evaluation is pure."""
+    key = (id(ruleset_data), id(partition_data), frozenset(excluded_params or ()))
+    provider = _provider_cache.get(key)
+    if provider is None:
+        with _provider_lock:
+            provider = _provider_cache.get(key)
+            if provider is None:
+                provider = _OriginalEndpointProvider(ruleset_data, partition_data, excluded_params)
+                # Keep the data alive with the provider so that its id is never reused.
+                provider._aws_mcp_keep = (ruleset_data, partition_data)
+                _provider_cache[key] = provider
+    return provider
+
+
+class _TokenTime:
+    """Stands in for the `time` module where botocore and awscli sleep between attempts."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        ctx = capture.current()
+        if ctx is None:
+            time.sleep(seconds)
+        else:
+            ctx.token.sleep(seconds)
+
+
+class _NoColorama:
+    """`colorama.init()` wraps sys.stdout for the whole process; the table formatter calls it."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    @staticmethod
+    def init(*args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _patch_process() -> None:
+    botocore.hooks.EventAliaser.__init__ = _aliaser_init  # type: ignore[method-assign]
+    botocore.regions.EndpointProvider = _cached_endpoint_provider  # type: ignore[misc, assignment]
+    token_time = _TokenTime()
+    botocore.waiter.time = token_time  # type: ignore[attr-defined]
+    botocore.endpoint.time = token_time  # type: ignore[attr-defined]
+    botocore.retries.bucket.time = token_time  # type: ignore[attr-defined]
+    try:
+        import awscli.customizations.logs.startlivetail as live_tail
+
+        live_tail.time = token_time  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - older awscli without live tail
+        pass
+    awscli.table.colorama = _NoColorama(awscli.table.colorama)  # type: ignore[attr-defined]
+    awscli.help.get_renderer = helptext.PlainTextRenderer
+
+
+_patch_process()
+
+_DATA_PATH = botocore.session.Session().get_config_variable("data_path")
+_LOADER = botocore.loaders.create_loader(_DATA_PATH)
+
+
+def _check_token(**kwargs: Any) -> None:
+    """Runs before every API call and every HTTP attempt: pages, waiter polls, retries, transfers."""
+    ctx = capture.current()
+    if ctx is not None:
+        ctx.token.check()
+
+
+def _bound_timeouts(parsed_args: Any, session: Any, **kwargs: Any) -> None:
+    """Runs after awscli resolved --cli-*-timeout: no socket wait may exceed our bounds."""
+    ctx = capture.current()
+    left = ctx.token.remaining() if ctx is not None else None
+    read = getattr(parsed_args, "read_timeout", None) or MAX_READ_TIMEOUT
+    connect = getattr(parsed_args, "connect_timeout", None) or MAX_CONNECT_TIMEOUT
+    read = min(read, MAX_READ_TIMEOUT)
+    connect = min(connect, MAX_CONNECT_TIMEOUT)
+    if left is not None:
+        # A socket wait may not outlive the call by more than a second.
+        read = max(1, min(read, int(left) + 1))
+        connect = max(1, min(connect, int(left) + 1))
+    current = session.get_default_client_config() or Config()
+    session.set_default_client_config(
+        current.merge(Config(read_timeout=read, connect_timeout=connect))
+    )
+
+
+def _no_stream_logger(*args: Any, **kwargs: Any) -> None:
+    """The driver adds a logging handler on every call (`--debug` adds four): keep logging ours."""
+    return None
+
+
+def new_driver(profile: str | None = None, region: str | None = None) -> Any:
+    """A fresh awscli CLIDriver on its own session, with `profile` and `region` if given."""
+    emitter = _Emitter()
+    session = botocore.session.Session(awscli.EnvironmentVariables, event_hooks=emitter)
+    session.register_component("data_loader", _LOADER)
+    if profile:
+        session.set_config_variable("profile", profile)
+    if region:
+        session.set_config_variable("region", region)
+    awscli.clidriver._set_user_agent_for_session(session)
+    session.set_stream_logger = _no_stream_logger  # type: ignore[method-assign]
+    events = session.get_component("event_emitter")
+    # The built-in plugin only: config `[plugins]` would import arbitrary modules.
+    awscli.handlers.awscli_initialize(events)
+    events.unregister("session-initialized", attach_history_handler)
+    events.register("before-call", _check_token)
+    events.register("before-send", _check_token)
+    events.register_last("top-level-args-parsed", _bound_timeouts)
+    driver = awscli.clidriver.CLIDriver(session=session)
+    # User aliases can shadow real commands, and `!cmd` aliases run a shell.
+    driver._add_aliases = lambda command_table, parser: None
+    return driver
+
+
+def warm_up() -> None:
+    """Parse the models most calls need once, so that the first call is not the slow one."""
+    session = new_driver().session
+    for service in ("s3", "ec2", "sts", "iam"):
+        session.get_service_model(service)
+    _LOADER.load_data("endpoints")
+    _LOADER.load_data("partitions")

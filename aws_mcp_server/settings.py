@@ -1,0 +1,163 @@
+"""The server's configuration: read once, from flags and environment, into one frozen value.
+
+This is the only module that reads `AWS_MCP_*` environment variables. Everything else takes a
+`Settings` (tests build one directly). A value we cannot use raises `ConfigError` naming the
+variable and what it accepts: nothing is silently defaulted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aws_mcp_server.errors import ConfigError
+
+DEFAULT_OUTPUT_CAP = 100_000
+"""Bytes of command output handed to the model: about 25k tokens, a quarter of a small context."""
+
+
+def default_workdir() -> Path:
+    """A per-user data directory: the one place local files may be read and written."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "aws-mcp-server" / "workdir"
+
+
+@dataclass(frozen=True)
+class Settings:
+    transport: str = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    stateless: bool = False
+    auth_token: str | None = field(default=None, repr=False)
+    allow_remote: bool = False
+    endpoint_url: str | None = None
+    endpoint_allowlist: tuple[str, ...] = ()
+    workdir: Path = field(default_factory=default_workdir)
+    timeout: float = 120.0
+    output_cap: int = DEFAULT_OUTPUT_CAP
+    max_concurrency: int = 8
+    read_only: bool = False
+    allow_services: tuple[str, ...] = ()
+    deny_services: tuple[str, ...] = ()
+    allow_operations: tuple[str, ...] = ()
+    deny_operations: tuple[str, ...] = ()
+    profile_allowlist: tuple[str, ...] = ()
+    confirm_writes: bool = False
+    audit_log: Path | None = None
+    sandbox: bool = False
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("stdio", "http"):
+            raise ConfigError(
+                f"transport must be 'stdio' or 'http', not {self.transport!r}",
+                rule="settings.transport",
+            )
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port must be 1-65535, not {self.port}", rule="settings.port")
+        if self.timeout <= 0:
+            raise ConfigError("timeout must be a positive number of seconds", rule="settings.timeout")
+        if self.output_cap < 1000:
+            raise ConfigError("output cap must be at least 1000 bytes", rule="settings.output_cap")
+        if not 1 <= self.max_concurrency <= 256:
+            raise ConfigError("max concurrency must be 1-256", rule="settings.max_concurrency")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(
+                f"log level must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}",
+                rule="settings.log_level",
+            )
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _bool(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {text!r}", rule=f"env.{name}")
+
+
+def _int(name: str, text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {text!r}", rule=f"env.{name}") from None
+
+
+def _float(name: str, text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {text!r}", rule=f"env.{name}") from None
+
+
+def _list(name: str, text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _text(name: str, text: str) -> str:
+    return text
+
+
+def _path(name: str, text: str) -> Path:
+    return Path(text).expanduser()
+
+
+# field -> (environment variable, parser)
+_ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "transport": ("AWS_MCP_TRANSPORT", _text),
+    "host": ("AWS_MCP_HOST", _text),
+    "port": ("AWS_MCP_PORT", _int),
+    "stateless": ("AWS_MCP_STATELESS", _bool),
+    "auth_token": ("AWS_MCP_AUTH_TOKEN", _text),
+    "allow_remote": ("AWS_MCP_ALLOW_REMOTE", _bool),
+    "endpoint_url": ("AWS_ENDPOINT_URL", _text),
+    "endpoint_allowlist": ("AWS_MCP_ENDPOINT_ALLOWLIST", _list),
+    "workdir": ("AWS_MCP_WORKDIR", _path),
+    "timeout": ("AWS_MCP_TIMEOUT", _float),
+    "output_cap": ("AWS_MCP_OUTPUT_CAP", _int),
+    "max_concurrency": ("AWS_MCP_MAX_CONCURRENCY", _int),
+    "read_only": ("AWS_MCP_READ_ONLY", _bool),
+    "allow_services": ("AWS_MCP_ALLOW_SERVICES", _list),
+    "deny_services": ("AWS_MCP_DENY_SERVICES", _list),
+    "allow_operations": ("AWS_MCP_ALLOW_OPERATIONS", _list),
+    "deny_operations": ("AWS_MCP_DENY_OPERATIONS", _list),
+    "profile_allowlist": ("AWS_MCP_PROFILES", _list),
+    "confirm_writes": ("AWS_MCP_CONFIRM_WRITES", _bool),
+    "audit_log": ("AWS_MCP_AUDIT_LOG", _path),
+    "sandbox": ("AWS_MCP_SANDBOX", _bool),
+    "log_level": ("AWS_MCP_LOG_LEVEL", _text),
+}
+
+ENVIRONMENT_VARIABLES = {name: env for name, (env, _) in _ENV.items()}
+
+
+def load(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from flags (highest), then environment, then defaults. Flags set to None are unset."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, (variable, parse) in _ENV.items():
+        raw = env.get(variable)
+        if raw is not None and raw != "":
+            values[name] = parse(variable, raw)
+    for name, value in (flags or {}).items():
+        if value is not None:
+            if name not in _ENV:
+                raise ConfigError(f"unknown setting {name!r}", rule="settings")
+            values[name] = value
+    if "log_level" in values:
+        values["log_level"] = str(values["log_level"]).upper()
+    return Settings(**values)
