@@ -82,13 +82,12 @@ def _walk(node: Any, lines: list[str], indent: int, depth: int) -> None:
                 marker = f"{number}. " if isinstance(child, nodes.enumerated_list) else "* "
                 sub: list[str] = []
                 _walk(item, sub, 0, depth)
-                body = [line for line in sub]
-                while body and body[-1] == "":
-                    body.pop()
-                for index, line in enumerate(body):
+                while sub and sub[-1] == "":
+                    sub.pop()
+                for index, line in enumerate(sub):
                     pad = marker if index == 0 else " " * len(marker)
                     lines.append(" " * indent + pad + line if line else "")
-                _blank(lines)
+            _blank(lines)
         elif isinstance(child, nodes.definition_list):
             for item in child.children:
                 term = " ".join(t.astext() for t in item.children if isinstance(t, nodes.term))

@@ -1,0 +1,274 @@
+"""Runs an argv through awscli in-process: one fresh driver per call, on a daemon worker thread.
+
+    result = Engine(settings).run(["s3api", "list-buckets"], profile="alt", timeout=30)
+
+Each call gets its own botocore session (profile and region apply to it alone), its own
+captured stdout/stderr/stdin (see `capture`), and a cancel token checked before every API call,
+page, waiter poll, retry and transfer part. A thread cannot be killed: a call that does not
+reach its next check in time is abandoned (its worker is a daemon) and reported as timed out;
+it still holds its slot until it really ends, so abandoned calls count against the cap.
+
+Every outcome is a `RunResult`; awscli's `SystemExit`, `None` and 255 included. The only
+exception `run` raises is `EngineError`, when the cap on calls in flight is reached.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import anyio.lowlevel
+
+from aws_mcp_server import capture, driver
+from aws_mcp_server.errors import EngineError
+from aws_mcp_server.settings import Settings
+
+Status = Literal["ok", "error", "timeout", "cancelled"]
+
+# How long past its deadline we wait for a call to notice before we abandon it.
+GRACE_SECONDS = 1.0
+# Bytes kept per stream while capturing; what is over the output cap is counted, not kept.
+CAPTURE_LIMIT = 64 << 20
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int
+    stdout: bytes
+    """At most the output cap, cut at a line boundary where there is one."""
+    stderr: str
+    duration: float
+    status: Status
+    stdout_size: int
+    """The true size of everything the command wrote to stdout, in bytes."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def truncated(self) -> bool:
+        return self.stdout_size > len(self.stdout)
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+def _cut(data: bytes, cap: int) -> bytes:
+    """The first `cap` bytes, ending at the last newline in them if there is one in the second half,
+    and never in the middle of a UTF-8 sequence."""
+    if len(data) <= cap:
+        return data
+    head = data[:cap]
+    newline = head.rfind(b"\n")
+    if newline >= cap // 2:
+        return head[: newline + 1]
+    # Step back over UTF-8 continuation bytes (10xxxxxx) so that the text stays decodable.
+    end = cap
+    while end > 0 and (data[end] & 0xC0) == 0x80:
+        end -= 1
+    return data[:end]
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Calls whose worker thread is still running, abandoned ones included."""
+        return self._in_flight
+
+    def _argv(self, argv: Sequence[str]) -> list[str]:
+        args = list(argv)
+        endpoint = self.settings.endpoint_url
+        if endpoint and "--endpoint-url" not in args and not _is_help(args):
+            # awscli v1 replaces a configured endpoint for sqs, rds, emr, docdb, neptune and
+            # health unless --endpoint-url is on the command line: so put it there.
+            args += ["--endpoint-url", endpoint]
+        return args
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        stdin: bytes = b"",
+        timeout: float | None = None,
+        token: capture.CancelToken | None = None,
+    ) -> _Call:
+        """Start a call on a daemon worker thread and return its handle."""
+        limit = self.settings.timeout if timeout is None else timeout
+        if token is None:
+            token = capture.CancelToken(limit)
+        if not self._slots.acquire(timeout=min(limit, 30.0)):
+            raise EngineError(
+                f"{self.settings.max_concurrency} AWS commands are already running",
+                rule="engine.max-concurrency",
+                fix="Wait for one to finish, or raise --max-concurrency.",
+            )
+        # Something may have replaced sys.stdout since the last call (a test runner does).
+        capture.install()
+        ctx = capture.CallContext(stdin=stdin, limit=CAPTURE_LIMIT, token=token)
+        call = _Call(self, self._argv(argv), profile, region, ctx, limit)
+        with self._lock:
+            self._in_flight += 1
+        thread = threading.Thread(
+            target=call._work, name=f"aws-call-{next(self._counter)}", daemon=True
+        )
+        thread.start()
+        return call
+
+    def run(self, argv: Sequence[str], **kwargs: Any) -> RunResult:
+        """Run one command and wait for its result (blocking)."""
+        return self.start(argv, **kwargs).wait()
+
+    async def arun(self, argv: Sequence[str], **kwargs: Any) -> RunResult:
+        """Run one command without blocking the event loop; cancelling the caller stops the call."""
+        call = self.start(argv, **kwargs)
+        try:
+            await call.wait_async()
+        except BaseException:
+            call.ctx.token.cancel("cancelled")
+            raise
+        return call.result()
+
+    def _finished(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+        self._slots.release()
+
+
+def _is_help(argv: Sequence[str]) -> bool:
+    return "help" in argv
+
+
+class _Call:
+    """One running command."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        argv: list[str],
+        profile: str | None,
+        region: str | None,
+        ctx: capture.CallContext,
+        timeout: float,
+    ) -> None:
+        self.engine = engine
+        self.argv = argv
+        self.profile = profile
+        self.region = region
+        self.ctx = ctx
+        self.timeout = timeout
+        self.done = threading.Event()
+        self.started = time.perf_counter()
+        self.exit_code: int | None = None
+        self.ended: float | None = None
+        self._waiters: list[tuple[Any, anyio.Event]] = []
+        self._waiters_lock = threading.Lock()
+
+    def _work(self) -> None:
+        try:
+            self.exit_code = capture.run_in(self.ctx, self._invoke)
+        finally:
+            self.ended = time.perf_counter()
+            self.engine._finished()
+            self.done.set()
+            with self._waiters_lock:
+                waiters, self._waiters = self._waiters, []
+            for loop_token, event in waiters:
+                try:
+                    anyio.from_thread.run_sync(event.set, token=loop_token)
+                except Exception:  # the waiting loop has gone away: nothing to wake
+                    pass
+
+    def _invoke(self) -> int:
+        try:
+            cli = driver.new_driver(self.profile, self.region)
+            code = cli.main(self.argv)
+        except SystemExit as exit_:
+            code = _exit_code(exit_.code)
+        except capture.CallStopped:
+            code = 255
+        except BaseException as exc:  # a bug in awscli or in us: report it, never lose the thread
+            self.ctx.stderr.write(f"\nunexpected error: {type(exc).__name__}: {exc}\n".encode())
+            code = 255
+        return 0 if code is None else int(code)
+
+    def wait(self) -> RunResult:
+        self.done.wait(self.timeout + GRACE_SECONDS)
+        return self.result()
+
+    async def wait_async(self) -> None:
+        event = anyio.Event()
+        with self._waiters_lock:
+            if not self.done.is_set():
+                self._waiters.append((anyio.lowlevel.current_token(), event))
+            else:
+                event.set()
+        with anyio.move_on_after(self.timeout + GRACE_SECONDS):
+            await event.wait()
+
+    def result(self) -> RunResult:
+        """The outcome so far: complete if the call ended, else a timeout with what it printed."""
+        token = self.ctx.token
+        finished = self.done.is_set()
+        if not finished:
+            token.cancel("timeout")
+        end = self.ended if finished and self.ended is not None else time.perf_counter()
+        duration = end - self.started
+        raw = self.ctx.stdout.getvalue()
+        stderr = self.ctx.stderr.getvalue().decode("utf-8", "replace")
+        status: Status
+        if token.reason == "timeout":
+            status = "timeout"
+            stderr = _stopped_note(stderr, f"timed out after {self.timeout:g} s")
+            code = 124
+        elif token.reason is not None:
+            status = "cancelled"
+            stderr = _stopped_note(stderr, "cancelled")
+            code = 130
+        else:
+            code = self.exit_code if self.exit_code is not None else 255
+            status = "ok" if code == 0 else "error"
+        cap = self.engine.settings.output_cap
+        return RunResult(
+            exit_code=code,
+            stdout=_cut(raw, cap),
+            stderr=stderr,
+            duration=duration,
+            status=status,
+            stdout_size=self.ctx.stdout.size,
+        )
+
+
+def _stopped_note(stderr: str, what: str) -> str:
+    # awscli prints our stop signal as an error; replace it with one clear line.
+    lines = [line for line in stderr.splitlines() if "the command was stopped" not in line]
+    lines.append(f"The command {what}; output up to that point is shown.")
+    return "\n".join(line for line in lines if line.strip()) + "\n"
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    # SystemExit("message"): argparse and some customizations exit with text.
+    text = str(code)
+    ctx = capture.current()
+    if ctx is not None and text:
+        ctx.stderr.write((text + "\n").encode())
+    return 1
