@@ -110,6 +110,8 @@ class CallContext:
         self.stdin = io.BytesIO(stdin)
         self.stdin_text = io.TextIOWrapper(self.stdin, encoding="utf-8", errors="replace")
         self.token = token or CancelToken()
+        self.requests = 0
+        """HTTP requests sent so far (pages, polls, retries, transfer parts), for progress."""
 
 
 def current() -> CallContext | None:
@@ -302,3 +304,16 @@ def _patch_thread_start() -> None:
         original_start(self)
 
     threading.Thread.start = start  # type: ignore[method-assign]
+
+
+def restore_real_streams() -> None:
+    """Put the real sys.stdout/stdin back (the proxies return on the next `install()`).
+
+    The stdio transport needs them to claim file descriptors 0 and 1: it serves the protocol
+    from private duplicates and points fd 1 at stderr, so that a stray write by anyone, a child
+    process included, misses the wire.
+    """
+    if _real_stdout is not None:
+        sys.stdout = _real_stdout
+    if _real_stdin is not None:
+        sys.stdin = _real_stdin

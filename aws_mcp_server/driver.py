@@ -166,6 +166,13 @@ def _check_token(**kwargs: Any) -> None:
         ctx.token.check()
 
 
+def _count_request(**kwargs: Any) -> None:
+    ctx = capture.current()
+    if ctx is not None:
+        ctx.token.check()
+        ctx.requests += 1
+
+
 def _bound_timeouts(parsed_args: Any, session: Any, **kwargs: Any) -> None:
     """Runs after awscli resolved --cli-*-timeout: no socket wait may exceed our bounds."""
     ctx = capture.current()
@@ -205,7 +212,7 @@ def new_driver(profile: str | None = None, region: str | None = None) -> Any:
     awscli.handlers.awscli_initialize(events)
     events.unregister("session-initialized", attach_history_handler)
     events.register("before-call", _check_token)
-    events.register("before-send", _check_token)
+    events.register("before-send", _count_request)
     events.register_last("top-level-args-parsed", _bound_timeouts)
     driver = awscli.clidriver.CLIDriver(session=session)
     # User aliases can shadow real commands, and `!cmd` aliases run a shell.
