@@ -184,7 +184,14 @@ class Tools:
             )
         if tool == "execute_aws_write_command" and decision.verdict == "write" and self.settings.confirm_writes:
             await self._confirm(decision, use_profile, use_region, ctx)
-        result = await self._run(decision, use_profile, use_region, ctx)
+        try:
+            result = await self._run(decision, use_profile, use_region, ctx)
+        except BaseException:
+            # The client cancelled the request (or the server is shutting down): the engine was
+            # told to stop the call; record that it did not complete.
+            self._audit(**base, status="cancelled",
+                        duration_ms=round((time.perf_counter() - started) * 1000, 1))
+            raise
         self._audit(
             **base, exit_code=result.exit_code, status=result.status,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),

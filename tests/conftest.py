@@ -163,3 +163,8 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert not os.environ["AWS_CONFIG_FILE"].startswith(os.path.expanduser("~/.aws"))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
