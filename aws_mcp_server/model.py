@@ -27,7 +27,11 @@ class Resolved:
     `operation_name` are the model names (`s3`, `ListBuckets`), None for custom commands that have
     no single API operation. `command_path` is every command word after `aws`
     (`("ec2", "wait", "instance-running")`). `global_options` and `arguments` are keyed by
-    argparse dest (`endpoint_url`, `bucket`), holding only what the command line gave.
+    argparse dest (`endpoint_url`, `bucket`): global options hold every option with its parsed
+    value (defaults included: `verify_ssl` is False only after `--no-verify-ssl`), arguments hold
+    only what the command line gave. `signing_name` is the IAM action prefix of the service
+    (`ec2`, `s3`, `elasticloadbalancing`). `output_files` are the local paths that outfile-type
+    arguments (`s3api get-object ... OUTFILE`, `--outfile`) would write.
     """
 
     argv: tuple[str, ...]
@@ -42,6 +46,8 @@ class Resolved:
     arguments: Mapping[str, object] = field(default_factory=lambda: _EMPTY)
     positionals: tuple[str, ...] = ()
     readonly_trait: bool | None = None
+    signing_name: str | None = None
+    output_files: tuple[str, ...] = ()
 
     @property
     def command_name(self) -> str:
