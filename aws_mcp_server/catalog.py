@@ -195,7 +195,7 @@ def _option_error(path: Sequence[str], unknown: Sequence[str], names: Iterable[s
         plural = "s" if len(unknown) > 1 else ""
         message = f"unexpected argument{plural} for `{joined}`: " + ", ".join(map(repr, unknown))
     fix = " ".join(hints) if hints else _USAGE_HINT.format(path=joined)
-    raise ValidationError(message, rule="validation.unknown-option", fix=fix)
+    raise ValidationError(message, rule="validation:unknown-option", fix=fix)
 
 
 def _argparse_error(path: Sequence[str], exc: BaseException, names: Iterable[str]) -> NoReturn:
@@ -303,7 +303,7 @@ def resolve(argv: Sequence[str]) -> Resolved:
     if not args:
         raise ValidationError(
             "no command given",
-            rule="validation.empty",
+            rule="validation:empty",
             fix="Write a command such as `s3 ls` or `ec2 describe-instances`.",
         )
     with _lock:
@@ -325,14 +325,14 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
             word = next((a for a in argv if not a.startswith("-")), argv[0])
             raise ValidationError(
                 f"unknown command {word!r}: not an AWS CLI service",
-                rule="validation.unknown-service",
+                rule="validation:unknown-service",
                 fix=_did_you_mean(word, tables.commands)
                 or "Run `help` for the list of services.",
             ) from None
         if "required" in text:
             raise ValidationError(
                 "no service named: a command starts with a service such as `s3` or `ec2`",
-                rule="validation.missing-service",
+                rule="validation:missing-service",
                 fix="Write the service and operation, e.g. `sts get-caller-identity`.",
             ) from None
         _argparse_error((), exc, tables.global_names)
@@ -346,7 +346,7 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
         except Exception as exc:
             raise ValidationError(
                 f"bad --query {query!r}: {exc}".splitlines()[0],
-                rule="validation.query",
+                rule="validation:query",
                 fix="--query takes a JMESPath expression, e.g. 'Reservations[].Instances[].State'.",
             ) from None
     global_options = MappingProxyType(globals_)
@@ -377,13 +377,13 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
             if "required" in text:
                 raise ValidationError(
                     f"`{service}` needs an operation",
-                    rule="validation.missing-operation",
+                    rule="validation:missing-operation",
                     fix=f"Run `{service} help` for its operations.",
                 ) from None
             word = next((a for a in remaining if not a.startswith("-")), "")
             raise ValidationError(
                 f"unknown operation {word!r} for service `{service}`",
-                rule="validation.unknown-operation",
+                rule="validation:unknown-operation",
                 fix=_did_you_mean(word, [o for o in operations if o != "help"])
                 or f"Run `{service} help` for its operations.",
             ) from None
@@ -488,7 +488,7 @@ def _resolve_command(
                     joined = " ".join(path)
                     raise ValidationError(
                         f"unknown sub-command {word!r} for `{joined}`",
-                        rule="validation.unknown-operation",
+                        rule="validation:unknown-operation",
                         fix=_did_you_mean(word, subcommands)
                         or f"Run `{joined} help` for its sub-commands.",
                     ) from None
@@ -505,7 +505,7 @@ def _resolve_command(
                 joined = " ".join(path)
                 raise ValidationError(
                     f"`{joined}` needs a sub-command",
-                    rule="validation.missing-operation",
+                    rule="validation:missing-operation",
                     fix=f"Run `{joined} help` for its sub-commands.",
                 )
             if rest:
@@ -569,7 +569,7 @@ def _no_url_fetch(event_name: str, param: Any, value: Any, **kwargs: Any) -> Non
         if isinstance(item, str) and item.lower().startswith(("http://", "https://")):
             raise ValidationError(
                 f"parameter value {item!r} is a URL; awscli would fetch it",
-                rule="validation.url-parameter",
+                rule="validation:url-parameter",
                 fix="Pass the content itself, or a file:// path inside the workdir.",
             )
 
@@ -650,6 +650,6 @@ def validate(resolved: Resolved) -> None:
         )
     raise ValidationError(
         first,
-        rule="validation.parameters",
+        rule="validation:parameters",
         fix=(more + "\n" if more else "") + _USAGE_HINT.format(path=resolved.command_name),
     )
