@@ -203,10 +203,10 @@ def _argparse_error(path: Sequence[str], exc: BaseException, names: Iterable[str
     joined = " ".join(path) or "aws"
     first = text.strip().splitlines()[0] if text.strip() else "invalid arguments"
     if "required" in first:
-        rule = "validation.missing-argument"
+        rule = "validation:missing-argument"
         message = f"`{joined}`: {first}"
     elif first.startswith("Invalid choice") or "invalid choice" in first:
-        rule = "validation.bad-choice"
+        rule = "validation:bad-choice"
         choices = [
             c.strip()
             for line in text.strip().splitlines()[1:]
@@ -219,10 +219,10 @@ def _argparse_error(path: Sequence[str], exc: BaseException, names: Iterable[str
         if choices:
             message += "; valid choices are " + ", ".join(choices)
     elif "expected" in first:
-        rule = "validation.missing-value"
+        rule = "validation:missing-value"
         message = f"`{joined}`: {first}"
     else:
-        rule = "validation.arguments"
+        rule = "validation:arguments"
         message = f"`{joined}`: {first}"
     hint = ""
     if isinstance(exc, argparse.ArgumentError) and exc.argument_name:
@@ -609,18 +609,21 @@ def _lookup(path: Sequence[str]) -> Any:
     return command
 
 
-def validate(resolved: Resolved) -> None:
+def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
     """Let botocore build and validate the request for `resolved`, and stop before it is sent.
 
     Unsigned and with an explicit region, so no credential provider runs and no endpoint is
     contacted. Raises `ValidationError` with botocore's or awscli's message. Commands that are not
     plain API operations are not run at all (resolution already parsed their arguments).
+
+    `argv` replaces `resolved.argv` when given: the guards' rewrite with local paths made
+    absolute inside the workdir, so that `file://` values load from where the engine loads them.
     """
     if not validates_by_running(resolved):
         return
-    argv = [*resolved.argv, "--no-sign-request"]
+    run = [*(resolved.argv if argv is None else argv), "--no-sign-request"]
     if not resolved.global_options.get("region"):
-        argv += ["--region", DEFAULT_REGION]
+        run += ["--region", DEFAULT_REGION]
     cli = driver.new_driver()
     events = cli.session.get_component("event_emitter")
     events.register_first("before-call", _stop)
@@ -630,7 +633,7 @@ def validate(resolved: Resolved) -> None:
     failure: ValidationError | None = None
     rc: object = None
     try:
-        rc = capture.run_in(ctx, lambda: cli.main(argv))
+        rc = capture.run_in(ctx, lambda: cli.main(run))
     except _Stop:
         return
     except ValidationError as exc:

@@ -22,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["classify"]:
+        from aws_mcp_server import capture, decision
+
+        return decision.classify_main(args[1:], capture.real_stdin(), capture.real_stdout())
     parser = _parser()
-    parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    parser.parse_args(args)
     return 0
