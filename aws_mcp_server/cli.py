@@ -86,14 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["classify"]:
         from aws_mcp_server.decision import classify_main
-        from aws_mcp_server.settings import load
 
-        try:
-            settings = load()
-        except ConfigError as err:
-            print(f"aws-mcp-server: {err}", file=sys.stderr)
-            return 2
-        return classify_main(args[1:], sys.stdin, sys.stdout, settings=settings)
+        return classify_main(args[1:], sys.stdin, sys.stdout)
     if args[:1] == ["profiles"]:
         from aws_mcp_server.profiles import list_profiles
 

@@ -1,0 +1,658 @@
+"""argv -> `Resolved`, by awscli's own command table and argument parsers; and offline validation.
+
+Resolution walks the same objects `aws` itself dispatches through: the main parser (global
+options and the service name), each service's parser (the operation), and each command's argument
+table (`ServiceOperation` for API operations, `BasicCommand` for customizations such as `s3 cp`
+or `ec2 wait`). It never runs a command. The tables are built once per process on one driver and
+then only read, under one lock; the argparse parsers built from them are cached per command.
+
+Validation goes one step further for API operations: a fresh driver runs the command unsigned,
+with a handler first in line on `before-call` that stops it. botocore has by then built the
+request from the arguments and validated it against the model (required members, lengths,
+patterns, types), and awscli has parsed shorthand and JSON values; nothing has been sent and no
+credentials have been looked up (`--no-sign-request` skips the credential chain entirely).
+Custom commands are never run here (`s3 cp` could create a local file): resolution has already
+parsed their arguments, and that is all the validation they get.
+
+Every argparse error becomes a `ValidationError` with a "did you mean" drawn from the real table;
+argparse is never allowed to print or raise `SystemExit`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import threading
+from collections.abc import Iterable, Sequence
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+import awscli.argparser
+import awscli.clidriver
+import awscli.paramfile
+import jmespath  # type: ignore[import-untyped]
+from awscli.customizations.arguments import (
+    OverrideRequiredArgsArgument,
+    QueryOutFileArgument,
+)
+from awscli.customizations.commands import BasicCommand
+from awscli.customizations.streamingoutputarg import StreamingOutputArgument
+from awscli.customizations.waiters import WaiterStateCommand
+
+from aws_mcp_server import capture, driver
+from aws_mcp_server.errors import ValidationError
+from aws_mcp_server.model import Resolved
+
+DEFAULT_REGION = "us-east-1"
+"""The region validation runs in when the command names none: endpoints are resolved, not used."""
+
+_USAGE_HINT = "Run `{path} help` for the accepted arguments."
+
+
+class _ArgparseFailure(Exception):
+    """What an argparse `error()` becomes instead of printing usage and exiting."""
+
+
+def _raise_instead(message: str) -> NoReturn:
+    raise _ArgparseFailure(message)
+
+
+def _exit_instead(status: int = 0, message: str | None = None) -> NoReturn:
+    raise _ArgparseFailure(message or f"argparse exit {status}")
+
+
+def _quiet(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make an awscli parser raise instead of printing to stderr and calling sys.exit."""
+    parser.exit_on_error = False
+    parser.error = _raise_instead  # type: ignore[method-assign]
+    parser.exit = _exit_instead  # type: ignore[method-assign]
+    return parser
+
+
+class _Tables:
+    """One driver's command tables, built lazily, read-only once built."""
+
+    def __init__(self) -> None:
+        self.driver = driver.new_driver()
+        self.commands: dict[str, Any] = self.driver._get_command_table()
+        main = self.driver._create_parser(self.commands)  # adds the `help` command
+        # `--version` would print and exit inside argparse: make it a plain flag we can see.
+        main.add_argument("--version", action="store_true", dest="version")
+        self.main_parser = _quiet(main)
+        self.global_names = sorted(
+            a.cli_name for a in self.driver._get_argument_table().values()
+        )
+        self.parsers: dict[tuple[int, bool], argparse.ArgumentParser] = {}
+
+    def service_parser(self, command: Any) -> argparse.ArgumentParser:
+        key = (id(command), False)
+        parser = self.parsers.get(key)
+        if parser is None:
+            parser = _quiet(command._create_parser())
+            self.parsers[key] = parser
+        return parser
+
+    def operation_parser(self, command: Any, relaxed: bool) -> argparse.ArgumentParser:
+        key = (id(command), relaxed)
+        parser = self.parsers.get(key)
+        if parser is None:
+            table = command.arg_table
+            saved = {name: arg.required for name, arg in table.items()}
+            if relaxed:
+                # What awscli's `before-building-argument-table-parser` handlers do for
+                # --cli-input-json / --generate-cli-skeleton, without leaving it changed.
+                for arg in table.values():
+                    arg.required = False
+            try:
+                parser = awscli.argparser.ArgTableArgParser(table)
+                command._add_help(parser)
+            finally:
+                for name, arg in table.items():
+                    if arg.required != saved[name]:
+                        arg.required = saved[name]
+            parser = _quiet(parser)
+            self.parsers[key] = parser
+        return parser
+
+    def basic_parser(self, command: Any, relaxed: bool) -> argparse.ArgumentParser:
+        key = (id(command), relaxed)
+        parser = self.parsers.get(key)
+        if parser is None:
+            table = command.arg_table
+            saved = {name: arg.required for name, arg in table.items()}
+            if relaxed:
+                for arg in table.values():
+                    arg.required = False
+            try:
+                parser = awscli.argparser.ArgTableArgParser(table, command.subcommand_table)
+            finally:
+                for name, arg in table.items():
+                    if arg.required != saved[name]:
+                        arg.required = saved[name]
+            parser = _quiet(parser)
+            self.parsers[key] = parser
+        return parser
+
+
+_lock = threading.RLock()
+_tables: _Tables | None = None
+
+
+def _get_tables() -> _Tables:
+    global _tables
+    if _tables is None:
+        _tables = _Tables()
+    return _tables
+
+
+def service_names() -> list[str]:
+    """Every top-level command name in the installed awscli (services and customizations)."""
+    with _lock:
+        return [name for name in _get_tables().commands if name != "help"]
+
+
+def command_table(path: Sequence[str]) -> dict[str, Any]:
+    """The sub-command table under a command path (`()` for the top level). For tests and sweeps."""
+    with _lock:
+        tables = _get_tables()
+        table: dict[str, Any] = tables.commands
+        for word in path:
+            command = table[word]
+            if isinstance(command, awscli.clidriver.ServiceCommand):
+                table = command._get_command_table()
+            elif isinstance(command, BasicCommand):
+                table = command.subcommand_table
+            else:
+                return {}
+        return {name: cmd for name, cmd in table.items() if name != "help"}
+
+
+def _suggest(word: str, choices: Iterable[str]) -> list[str]:
+    return difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = _suggest(word, choices)
+    if not close:
+        return ""
+    return "Did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+
+
+def _option_error(path: Sequence[str], unknown: Sequence[str], names: Iterable[str]) -> NoReturn:
+    known = sorted(set(names))
+    options = [t for t in unknown if t.startswith("--")]
+    hints = []
+    for token in options:
+        hint = _did_you_mean(token.split("=", 1)[0], known)
+        if hint:
+            hints.append(f"{token}: {hint}")
+    joined = " ".join(path)
+    if options:
+        message = f"unknown option{'s' if len(options) > 1 else ''} for `{joined}`: " + ", ".join(
+            options
+        )
+    else:
+        plural = "s" if len(unknown) > 1 else ""
+        message = f"unexpected argument{plural} for `{joined}`: " + ", ".join(map(repr, unknown))
+    fix = " ".join(hints) if hints else _USAGE_HINT.format(path=joined)
+    raise ValidationError(message, rule="validation:unknown-option", fix=fix)
+
+
+def _argparse_error(path: Sequence[str], exc: BaseException, names: Iterable[str]) -> NoReturn:
+    text = exc.message if isinstance(exc, argparse.ArgumentError) else str(exc)
+    joined = " ".join(path) or "aws"
+    first = text.strip().splitlines()[0] if text.strip() else "invalid arguments"
+    if "required" in first:
+        rule = "validation:missing-argument"
+        message = f"`{joined}`: {first}"
+    elif first.startswith("Invalid choice") or "invalid choice" in first:
+        rule = "validation:bad-choice"
+        choices = [
+            c.strip()
+            for line in text.strip().splitlines()[1:]
+            if "|" in line or (line.strip() and not line.strip().startswith(("*", "Invalid")))
+            for c in line.split("|")
+            if c.strip()
+        ]
+        option = exc.argument_name if isinstance(exc, argparse.ArgumentError) else None
+        message = f"`{joined}`: invalid choice for {option or 'an option'}"
+        if choices:
+            message += "; valid choices are " + ", ".join(choices)
+    elif "expected" in first:
+        rule = "validation:missing-value"
+        message = f"`{joined}`: {first}"
+    else:
+        rule = "validation:arguments"
+        message = f"`{joined}`: {first}"
+    hint = ""
+    if isinstance(exc, argparse.ArgumentError) and exc.argument_name:
+        hint = f"(option {exc.argument_name}) "
+    usage = _USAGE_HINT.format(path=" ".join(path)) if path else "Run `help` for global options."
+    raise ValidationError(message, rule=rule, fix=hint + usage)
+
+
+def _parse(
+    parser: argparse.ArgumentParser, args: list[str], path: Sequence[str], names: Iterable[str]
+) -> tuple[argparse.Namespace, list[str]]:
+    try:
+        parsed, remaining = parser.parse_known_args(args)
+    except (_ArgparseFailure, argparse.ArgumentError) as exc:
+        _argparse_error(path, exc, names)
+    return parsed, remaining
+
+
+def _relaxed(table: Any, args: Sequence[str]) -> bool:
+    """True when an argument that lifts `required` is on the command line (--cli-input-json...)."""
+    for arg in table.values():
+        if isinstance(arg, OverrideRequiredArgsArgument) and "--" + arg.name in args:
+            if arg.name == "generate-cli-skeleton":
+                at = list(args).index("--generate-cli-skeleton")
+                if at + 1 < len(args) and args[at + 1] == "output":
+                    continue
+            return True
+    return False
+
+
+def _values(parsed: argparse.Namespace, skip: Iterable[str] = ()) -> dict[str, object]:
+    skipped = set(skip)
+    return {k: v for k, v in vars(parsed).items() if v is not None and k not in skipped}
+
+
+def _positionals(table: Any, parsed: argparse.Namespace) -> tuple[str, ...]:
+    found: list[str] = []
+    for arg in table.values():
+        if getattr(arg, "positional_arg", False):
+            value = getattr(parsed, arg.cli_name, None)
+            if isinstance(value, list):
+                found.extend(str(v) for v in value)
+            elif value is not None:
+                found.append(str(value))
+    return tuple(found)
+
+
+def _output_files(table: Any, parsed: argparse.Namespace) -> tuple[str, ...]:
+    """Local paths the command's outfile-type arguments would write."""
+    found: list[str] = []
+    for arg in table.values():
+        writes = isinstance(arg, StreamingOutputArgument | QueryOutFileArgument) or (
+            arg.name.endswith("outfile")
+        )
+        if not writes:
+            continue
+        dest = arg.cli_name if getattr(arg, "positional_arg", False) else arg.py_name
+        dest = getattr(arg, "_dest", None) or dest
+        value = getattr(parsed, dest, None)
+        if isinstance(value, str):
+            found.append(value)
+    return tuple(found)
+
+
+def _signing_name(service_model: Any) -> str | None:
+    metadata = service_model.metadata
+    name = metadata.get("signingName") or metadata.get("endpointPrefix")
+    return str(name) if name else None
+
+
+def resolve(argv: Sequence[str]) -> Resolved:
+    """What awscli would dispatch `aws <argv>` to, with its parsed options. Never runs anything.
+
+    Raises `ValidationError` for an unknown service, operation or option, a missing required
+    argument, a bad choice or a bad `--query`.
+    """
+    args = list(argv)
+    if not args:
+        raise ValidationError(
+            "no command given",
+            rule="validation:empty",
+            fix="Write a command such as `s3 ls` or `ec2 describe-instances`.",
+        )
+    with _lock:
+        return _resolve(_get_tables(), tuple(args))
+
+
+def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
+    try:
+        parsed_globals, remaining = tables.main_parser.parse_known_args(list(argv))
+    except (_ArgparseFailure, argparse.ArgumentError) as exc:
+        text = exc.message if isinstance(exc, argparse.ArgumentError) else str(exc)
+        if "--version" in argv and "required" in text:
+            return Resolved(
+                argv=argv,
+                service="",
+                global_options=MappingProxyType({"version": True}),
+            )
+        if isinstance(exc, argparse.ArgumentError) and exc.argument_name in (None, "command"):
+            word = next((a for a in argv if not a.startswith("-")), argv[0])
+            raise ValidationError(
+                f"unknown command {word!r}: not an AWS CLI service",
+                rule="validation:unknown-service",
+                fix=_did_you_mean(word, tables.commands)
+                or "Run `help` for the list of services.",
+            ) from None
+        if "required" in text:
+            raise ValidationError(
+                "no service named: a command starts with a service such as `s3` or `ec2`",
+                rule="validation:missing-service",
+                fix="Write the service and operation, e.g. `sts get-caller-identity`.",
+            ) from None
+        _argparse_error((), exc, tables.global_names)
+
+    globals_ = vars(parsed_globals).copy()
+    service = globals_.pop("command")
+    query = globals_.get("query")
+    if query is not None:
+        try:
+            jmespath.compile(query)
+        except Exception as exc:
+            raise ValidationError(
+                f"bad --query {query!r}: {exc}".splitlines()[0],
+                rule="validation:query",
+                fix="--query takes a JMESPath expression, e.g. 'Reservations[].Instances[].State'.",
+            ) from None
+    global_options = MappingProxyType(globals_)
+    command = tables.commands[service]
+    path: list[str] = [service]
+
+    if service == "help":
+        if remaining:
+            _option_error(path, remaining, tables.global_names)
+        return Resolved(
+            argv=argv,
+            service="help",
+            command_path=("help",),
+            is_help=True,
+            global_options=global_options,
+        )
+
+    if isinstance(command, awscli.clidriver.ServiceCommand):
+        service_model = command._get_service_model()
+        botocore_service = service_model.service_name
+        signing_name = _signing_name(service_model)
+        operations = command._get_command_table()
+        parser = tables.service_parser(command)
+        try:
+            parsed, rest = parser.parse_known_args(remaining)
+        except (_ArgparseFailure, argparse.ArgumentError) as exc:
+            text = exc.message if isinstance(exc, argparse.ArgumentError) else str(exc)
+            if "required" in text:
+                raise ValidationError(
+                    f"`{service}` needs an operation",
+                    rule="validation:missing-operation",
+                    fix=f"Run `{service} help` for its operations.",
+                ) from None
+            word = next((a for a in remaining if not a.startswith("-")), "")
+            raise ValidationError(
+                f"unknown operation {word!r} for service `{service}`",
+                rule="validation:unknown-operation",
+                fix=_did_you_mean(word, [o for o in operations if o != "help"])
+                or f"Run `{service} help` for its operations.",
+            ) from None
+        op_name = parsed.operation
+        path.append(op_name)
+        op = operations[op_name]
+        if op_name == "help":
+            if rest:
+                _option_error(path, rest, tables.global_names)
+            return Resolved(
+                argv=argv,
+                service=service,
+                botocore_service=botocore_service,
+                command_path=tuple(path),
+                is_help=True,
+                global_options=global_options,
+                signing_name=signing_name,
+            )
+        return _resolve_command(
+            tables, argv, op, rest, path, service, op_name, botocore_service, signing_name,
+            global_options,
+        )
+
+    return _resolve_command(
+        tables, argv, command, remaining, path, service, None, None, None, global_options
+    )
+
+
+def _resolve_command(
+    tables: _Tables,
+    argv: tuple[str, ...],
+    command: Any,
+    args: list[str],
+    path: list[str],
+    service: str,
+    operation: str | None,
+    botocore_service: str | None,
+    signing_name: str | None,
+    global_options: MappingProxyType[str, object],
+) -> Resolved:
+    is_custom = False
+    while True:
+        if isinstance(command, awscli.clidriver.ServiceOperation):
+            table = command.arg_table
+            parser = tables.operation_parser(command, _relaxed(table, args))
+            names = [a.cli_name for a in table.values()] + tables.global_names
+            parsed, rest = _parse(parser, args, path, names)
+            help_word = getattr(parsed, "help", None)
+            model = command._operation_model
+            is_waiter = isinstance(command, WaiterStateCommand)
+            common: dict[str, Any] = {
+                "argv": argv,
+                "service": service,
+                "botocore_service": botocore_service or model.service_model.service_name,
+                "operation": operation or path[-1],
+                "operation_name": model.name,
+                "command_path": tuple(path),
+                "is_custom": is_custom or is_waiter,
+                "global_options": global_options,
+                "readonly_trait": _readonly_trait(model),
+                "signing_name": signing_name or _signing_name(model.service_model),
+            }
+            if help_word == "help":
+                return Resolved(**common, is_help=True)
+            if help_word is not None:
+                rest.append(help_word)
+            if rest:
+                _option_error(path, rest, names)
+            return Resolved(
+                **common,
+                arguments=MappingProxyType(_values(parsed, skip=("help",))),
+                positionals=_positionals(table, parsed),
+                output_files=_output_files(table, parsed),
+            )
+        if isinstance(command, BasicCommand):
+            is_custom = True
+            table = command.arg_table
+            subcommands = command.subcommand_table
+            if args == ["help"]:
+                return Resolved(
+                    argv=argv,
+                    service=service,
+                    botocore_service=botocore_service,
+                    operation=operation,
+                    command_path=tuple(path),
+                    is_custom=True,
+                    is_help=True,
+                    global_options=global_options,
+                    signing_name=signing_name,
+                )
+            parser = tables.basic_parser(command, _relaxed(table, args))
+            names = [a.cli_name for a in table.values()] + tables.global_names
+            try:
+                parsed, rest = parser.parse_known_args(args)
+            except (_ArgparseFailure, argparse.ArgumentError) as exc:
+                if (
+                    isinstance(exc, argparse.ArgumentError)
+                    and exc.argument_name == "subcommand"
+                    and subcommands
+                ):
+                    word = next((a for a in args if not a.startswith("-")), "")
+                    joined = " ".join(path)
+                    raise ValidationError(
+                        f"unknown sub-command {word!r} for `{joined}`",
+                        rule="validation:unknown-operation",
+                        fix=_did_you_mean(word, subcommands)
+                        or f"Run `{joined} help` for its sub-commands.",
+                    ) from None
+                _argparse_error(path, exc, names)
+            sub = getattr(parsed, "subcommand", None)
+            if sub is not None:
+                path.append(sub)
+                command = subcommands[sub]
+                args = rest
+                if operation is None:
+                    operation = sub
+                continue
+            if subcommands and not table:
+                joined = " ".join(path)
+                raise ValidationError(
+                    f"`{joined}` needs a sub-command",
+                    rule="validation:missing-operation",
+                    fix=f"Run `{joined} help` for its sub-commands.",
+                )
+            if rest:
+                _option_error(path, rest, names)
+            return Resolved(
+                argv=argv,
+                service=service,
+                botocore_service=botocore_service,
+                operation=operation if operation is not None else None,
+                command_path=tuple(path),
+                is_custom=True,
+                global_options=global_options,
+                arguments=MappingProxyType(_values(parsed, skip=("subcommand",))),
+                positionals=_positionals(table, parsed),
+                output_files=_output_files(table, parsed),
+                signing_name=signing_name,
+            )
+        # Anything else in the table (a preview stub, a help command object) has no arguments
+        # we can parse; it is resolved by name only.
+        return Resolved(
+            argv=argv,
+            service=service,
+            botocore_service=botocore_service,
+            operation=operation,
+            command_path=tuple(path),
+            is_custom=True,
+            global_options=global_options,
+            positionals=tuple(args),
+            signing_name=signing_name,
+        )
+
+
+def _readonly_trait(model: Any) -> bool | None:
+    value = model._operation_model.get("readonly")
+    return None if value is None else bool(value)
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+class _Stop(BaseException):
+    """Raised on `before-call` once botocore has validated the request. Not an `Exception`, so
+    that awscli's `main()` (which turns every Exception into rc 255) lets it through."""
+
+
+def _stop(**kwargs: Any) -> None:
+    raise _Stop()
+
+
+def _no_url_fetch(event_name: str, param: Any, value: Any, **kwargs: Any) -> None:
+    """awscli v1 fetches http(s):// parameter values; validation must never do that.
+
+    Runs first on `load-cli-arg`, so it applies awscli's own exemptions (a queue URL is a value,
+    not something to fetch) before refusing.
+    """
+    qualified = ".".join(event_name.split(".")[1:])
+    if qualified in awscli.paramfile.PARAMFILE_DISABLED or getattr(param, "no_paramfile", None):
+        return
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        if isinstance(item, str) and item.lower().startswith(("http://", "https://")):
+            raise ValidationError(
+                f"parameter value {item!r} is a URL; awscli would fetch it",
+                rule="validation:url-parameter",
+                fix="Pass the content itself, or a file:// path inside the workdir.",
+            )
+
+
+def _usage_free(text: str) -> str:
+    usage = awscli.argparser.USAGE
+    text = text.replace(usage, "").replace(usage.lstrip("\r"), "")
+    lines = [line.strip() for line in text.replace("\r", "").splitlines()]
+    drop = ("usage:", "To see help text", "aws help", "aws <command>", "Note: AWS CLI version 2")
+    kept = [line for line in lines if line and not line.startswith(drop)]
+    return "\n".join(kept)
+
+
+def validates_by_running(resolved: Resolved) -> bool:
+    """True when `validate` lets botocore check the request (plain API operations only)."""
+    if resolved.is_help or resolved.is_custom or resolved.operation_name is None:
+        return False
+    with _lock:
+        command = _lookup(resolved.command_path)
+    if not isinstance(command, awscli.clidriver.ServiceOperation):
+        return False
+    # An operation whose caller does more than call the API (start a session-manager plugin,
+    # poll a waiter) is not run, even up to `before-call`.
+    caller = getattr(command, "_operation_caller", None)
+    return type(caller) is awscli.clidriver.CLIOperationCaller
+
+
+def _lookup(path: Sequence[str]) -> Any:
+    table = _get_tables().commands
+    command: Any = None
+    for word in path:
+        command = table[word]
+        if isinstance(command, awscli.clidriver.ServiceCommand):
+            table = command._get_command_table()
+        elif isinstance(command, BasicCommand):
+            table = command.subcommand_table
+    return command
+
+
+def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
+    """Let botocore build and validate the request for `resolved`, and stop before it is sent.
+
+    Unsigned and with an explicit region, so no credential provider runs and no endpoint is
+    contacted. Raises `ValidationError` with botocore's or awscli's message. Commands that are not
+    plain API operations are not run at all (resolution already parsed their arguments).
+
+    `argv` replaces `resolved.argv` when given: the guards' rewrite with local paths made
+    absolute inside the workdir, so that `file://` values load from where the engine loads them.
+    """
+    if not validates_by_running(resolved):
+        return
+    run = [*(resolved.argv if argv is None else argv), "--no-sign-request"]
+    if not resolved.global_options.get("region"):
+        run += ["--region", DEFAULT_REGION]
+    cli = driver.new_driver()
+    events = cli.session.get_component("event_emitter")
+    events.register_first("before-call", _stop)
+    events.register_first("load-cli-arg", _no_url_fetch)
+    ctx = capture.CallContext()
+    capture.install()
+    failure: ValidationError | None = None
+    rc: object = None
+    try:
+        rc = capture.run_in(ctx, lambda: cli.main(run))
+    except _Stop:
+        return
+    except ValidationError as exc:
+        failure = exc
+    except SystemExit as exc:
+        rc = exc.code
+    if failure is not None:
+        raise failure
+    if rc in (0, None):
+        return
+    text = _usage_free(ctx.stderr.getvalue().decode("utf-8", "replace"))
+    message = text or f"awscli refused the command (exit {rc})"
+    first, _, more = message.partition("\n")
+    if first.startswith("Parameter validation failed") and more:
+        first, more = f"parameter validation failed: {more.splitlines()[0]}", "\n".join(
+            more.splitlines()[1:]
+        )
+    raise ValidationError(
+        first,
+        rule="validation:parameters",
+        fix=(more + "\n" if more else "") + _USAGE_HINT.format(path=resolved.command_name),
+    )

@@ -1,0 +1,84 @@
+"""The values that flow between resolution, guards and classification. Pure: no awscli import.
+
+    text --command.tokenize--> argv --catalog.resolve--> Resolved --policy / classify--> Verdict
+
+`Resolved` is what awscli's own parsers made of a command: which service and operation it names,
+its global options and its arguments. `Verdict` is one decision about it, with the stable id of
+the rule that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+VerdictKind = Literal["read", "write", "reject"]
+
+_EMPTY: Mapping[str, object] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A command as awscli's command table and argument parsers understand it.
+
+    `service` and `operation` are CLI names (`s3api`, `list-buckets`); `botocore_service` and
+    `operation_name` are the model names (`s3`, `ListBuckets`), None for custom commands that have
+    no single API operation. `command_path` is every command word after `aws`
+    (`("ec2", "wait", "instance-running")`). `global_options` and `arguments` are keyed by
+    argparse dest (`endpoint_url`, `bucket`): global options hold every option with its parsed
+    value (defaults included: `verify_ssl` is False only after `--no-verify-ssl`), arguments hold
+    only what the command line gave. `signing_name` is the IAM action prefix of the service
+    (`ec2`, `s3`, `elasticloadbalancing`). `output_files` are the local paths that outfile-type
+    arguments (`s3api get-object ... OUTFILE`, `--outfile`) would write.
+    """
+
+    argv: tuple[str, ...]
+    service: str
+    botocore_service: str | None = None
+    operation: str | None = None
+    operation_name: str | None = None
+    command_path: tuple[str, ...] = ()
+    is_custom: bool = False
+    is_help: bool = False
+    global_options: Mapping[str, object] = field(default_factory=lambda: _EMPTY)
+    arguments: Mapping[str, object] = field(default_factory=lambda: _EMPTY)
+    positionals: tuple[str, ...] = ()
+    readonly_trait: bool | None = None
+    signing_name: str | None = None
+    output_files: tuple[str, ...] = ()
+
+    @property
+    def command_name(self) -> str:
+        """`s3 cp`, `ec2 wait instance-running`: the command words joined by spaces."""
+        return " ".join(self.command_path)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One decision, read / write / reject, and the stable id of the rule that made it."""
+
+    verdict: VerdictKind
+    rule: str
+    reason: str
+    service: str | None = None
+    operation: str | None = None
+    sensitive: bool = False
+    fix: str = ""
+
+    @property
+    def is_reject(self) -> bool:
+        return self.verdict == "reject"
+
+
+def reject(
+    rule: str,
+    reason: str,
+    *,
+    service: str | None = None,
+    operation: str | None = None,
+    fix: str = "",
+) -> Verdict:
+    """A reject verdict: the shape every guard and every failure takes."""
+    return Verdict("reject", rule, reason, service=service, operation=operation, fix=fix)
