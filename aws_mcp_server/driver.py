@@ -23,6 +23,7 @@ Process-wide state awscli would otherwise leak or touch, neutralised here once:
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import threading
 import time
@@ -154,6 +155,11 @@ def _patch_process() -> None:
 
 
 _patch_process()
+
+# botocore logs at INFO ("Found credentials in ...") through whatever handlers the host process
+# configured; inside a call those write to the call's captured stderr. Only warnings and up.
+for _name in ("botocore", "awscli", "s3transfer", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 _DATA_PATH = botocore.session.Session().get_config_variable("data_path")
 _LOADER = botocore.loaders.create_loader(_DATA_PATH)

@@ -69,7 +69,7 @@ async def test_read_tool_runs_reads_and_refuses_writes(
     async with Client(stdio_params(aws_files, moto_server, workdir), mode="legacy") as client:
         listed = await client.call_tool("execute_aws_read_command", {"command": "s3api list-buckets"})
         assert not listed.is_error, text_of(listed)
-        assert "Buckets" in json.loads(text_of(listed))
+        assert "Buckets" in json.loads(text_of(listed)), text_of(listed)
         refused = await client.call_tool("execute_aws_read_command", {"command": f"s3 mb s3://{bucket}"})
     assert refused.is_error
     assert "execute_aws_write_command" in text_of(refused)
