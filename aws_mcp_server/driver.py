@@ -66,7 +66,7 @@ MAX_CONNECT_TIMEOUT = 10
 MAX_READ_TIMEOUT = 60
 
 
-class _Emitter(botocore.hooks.HierarchicalEmitter):
+class _Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
     """The stock emitter without its per-registration `inspect` check (~385 handlers per call).
 
     The check only guards against handlers that do not take **kwargs; every handler registered
@@ -93,7 +93,9 @@ _provider_lock = threading.Lock()
 _OriginalEndpointProvider = botocore.regions.EndpointProvider
 
 
-def _cached_endpoint_provider(ruleset_data: Any, partition_data: Any, excluded_params: Any = None) -> Any:
+def _cached_endpoint_provider(
+    ruleset_data: Any, partition_data: Any, excluded_params: Any = None
+) -> Any:
     """Build each service's endpoint ruleset once (6 ms for s3); evaluation is pure."""
     key = (id(ruleset_data), id(partition_data), frozenset(excluded_params or ()))
     provider = _provider_cache.get(key)
@@ -138,19 +140,19 @@ class _NoColorama:
 
 
 def _patch_process() -> None:
-    botocore.hooks.EventAliaser.__init__ = _aliaser_init  # type: ignore[method-assign]
-    botocore.regions.EndpointProvider = _cached_endpoint_provider  # type: ignore[misc, assignment]
+    botocore.hooks.EventAliaser.__init__ = _aliaser_init
+    botocore.regions.EndpointProvider = _cached_endpoint_provider
     token_time = _TokenTime()
-    botocore.waiter.time = token_time  # type: ignore[attr-defined]
-    botocore.endpoint.time = token_time  # type: ignore[attr-defined]
-    botocore.retries.bucket.time = token_time  # type: ignore[attr-defined]
+    botocore.waiter.time = token_time
+    botocore.endpoint.time = token_time
+    botocore.retries.bucket.time = token_time
     try:
         import awscli.customizations.logs.startlivetail as live_tail
 
-        live_tail.time = token_time  # type: ignore[attr-defined]
+        live_tail.time = token_time
     except ImportError:  # pragma: no cover - older awscli without live tail
         pass
-    awscli.table.colorama = _NoColorama(awscli.table.colorama)  # type: ignore[attr-defined]
+    awscli.table.colorama = _NoColorama(awscli.table.colorama)
     awscli.help.get_renderer = helptext.PlainTextRenderer
 
 
@@ -212,7 +214,7 @@ def new_driver(profile: str | None = None, region: str | None = None) -> Any:
     if region:
         session.set_config_variable("region", region)
     awscli.clidriver._set_user_agent_for_session(session)
-    session.set_stream_logger = _no_stream_logger  # type: ignore[method-assign]
+    session.set_stream_logger = _no_stream_logger
     events = session.get_component("event_emitter")
     # The built-in plugin only: config `[plugins]` would import arbitrary modules.
     awscli.handlers.awscli_initialize(events)

@@ -14,6 +14,7 @@ exception `run` raises is `EngineError`, when the cap on calls in flight is reac
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -193,10 +194,9 @@ class _Call:
             with self._waiters_lock:
                 waiters, self._waiters = self._waiters, []
             for loop_token, event in waiters:
-                try:
+                # If the waiting loop has gone away there is nothing to wake.
+                with contextlib.suppress(Exception):
                     anyio.from_thread.run_sync(event.set, token=loop_token)
-                except Exception:  # the waiting loop has gone away: nothing to wake
-                    pass
 
     def _invoke(self) -> int:
         try:

@@ -83,16 +83,34 @@ def test_s3_cp_to_stdout_keeps_binary_bytes(engine: Engine, tmp_path: Path) -> N
 def test_ec2_run_and_describe_with_query_and_text_output(engine: Engine) -> None:
     run = ok(
         engine.run(
-            ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--instance-type", "t3.micro",
-             "--query", "Instances[0].InstanceId", "--output", "text"]
+            [
+                "ec2",
+                "run-instances",
+                "--image-id",
+                "ami-12c6146b",
+                "--instance-type",
+                "t3.micro",
+                "--query",
+                "Instances[0].InstanceId",
+                "--output",
+                "text",
+            ]
         )
     )
     instance = run.text.strip()
     assert instance.startswith("i-")
     text = ok(
         engine.run(
-            ["ec2", "describe-instances", "--instance-ids", instance, "--output", "text",
-             "--query", "Reservations[].Instances[].[InstanceId,InstanceType]"]
+            [
+                "ec2",
+                "describe-instances",
+                "--instance-ids",
+                instance,
+                "--output",
+                "text",
+                "--query",
+                "Reservations[].Instances[].[InstanceId,InstanceType]",
+            ]
         )
     ).text
     assert text.split() == [instance, "t3.micro"]
@@ -119,20 +137,39 @@ def test_dynamodb_tables(engine: Engine) -> None:
     table = unique("tbl")
     ok(
         engine.run(
-            ["dynamodb", "create-table", "--table-name", table,
-             "--attribute-definitions", "AttributeName=id,AttributeType=S",
-             "--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST"]
+            [
+                "dynamodb",
+                "create-table",
+                "--table-name",
+                table,
+                "--attribute-definitions",
+                "AttributeName=id,AttributeType=S",
+                "--key-schema",
+                "AttributeName=id,KeyType=HASH",
+                "--billing-mode",
+                "PAY_PER_REQUEST",
+            ]
         )
     )
-    ok(engine.run(["dynamodb", "put-item", "--table-name", table, "--item", '{"id": {"S": "a|b & c"}}']))
+    ok(
+        engine.run(
+            ["dynamodb", "put-item", "--table-name", table, "--item", '{"id": {"S": "a|b & c"}}']
+        )
+    )
     item = json.loads(
-        ok(engine.run(["dynamodb", "get-item", "--table-name", table, "--key", '{"id": {"S": "a|b & c"}}'])).text
+        ok(
+            engine.run(
+                ["dynamodb", "get-item", "--table-name", table, "--key", '{"id": {"S": "a|b & c"}}']
+            )
+        ).text
     )
     assert item["Item"]["id"]["S"] == "a|b & c"
 
 
 def test_failing_call_returns_255_with_the_aws_error(engine: Engine) -> None:
-    result = engine.run(["s3api", "get-object", "--bucket", unique("nope"), "--key", "k", "/dev/null"])
+    result = engine.run(
+        ["s3api", "get-object", "--bucket", unique("nope"), "--key", "k", "/dev/null"]
+    )
     assert result.exit_code == 255
     assert result.status == "error"
     assert "NoSuchBucket" in result.stderr
@@ -164,7 +201,9 @@ def test_endpoint_from_environment_reaches_moto_for_sqs(
     assert settings.endpoint_url == moto_server.url
     engine = Engine(settings)
     queue = unique("q")
-    url = json.loads(ok(engine.run(["sqs", "create-queue", "--queue-name", queue])).text)["QueueUrl"]
+    url = json.loads(ok(engine.run(["sqs", "create-queue", "--queue-name", queue])).text)[
+        "QueueUrl"
+    ]
     assert url.startswith(moto_server.url), url
     ok(engine.run(["sqs", "send-message", "--queue-url", url, "--message-body", "hi"]))
     listed = json.loads(ok(engine.run(["sqs", "list-queues"])).text)
@@ -177,8 +216,14 @@ def test_endpoint_from_environment_reaches_moto_for_sqs(
 def _zone_region(engine: Engine, **kwargs: str) -> str:
     out = ok(
         engine.run(
-            ["ec2", "describe-availability-zones", "--query", "AvailabilityZones[0].RegionName",
-             "--output", "text"],
+            [
+                "ec2",
+                "describe-availability-zones",
+                "--query",
+                "AvailabilityZones[0].RegionName",
+                "--output",
+                "text",
+            ],
             **kwargs,
         )
     ).text
@@ -259,7 +304,11 @@ def test_output_cap_cuts_at_a_line_and_reports_the_true_size(
 ) -> None:
     engine = Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path, output_cap=2000))
     result = ok(engine.run(["ec2", "describe-regions"]))
-    full = ok(Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path)).run(["ec2", "describe-regions"]))
+    full = ok(
+        Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path)).run(
+            ["ec2", "describe-regions"]
+        )
+    )
     assert result.truncated
     assert result.stdout_size == len(full.stdout) > 2000
     assert 1000 <= len(result.stdout) <= 2000
@@ -298,7 +347,10 @@ def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
     env["PAGER"] = "sh -c 'echo PAGER-RAN'"
     env["MANPAGER"] = env["PAGER"]
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, env=env, timeout=120,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=env,
+        timeout=120,
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert proc.stdout == b""
@@ -312,8 +364,16 @@ def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
 def _stopped_instance(engine: Engine) -> str:
     instance = ok(
         engine.run(
-            ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--query",
-             "Instances[0].InstanceId", "--output", "text"]
+            [
+                "ec2",
+                "run-instances",
+                "--image-id",
+                "ami-12c6146b",
+                "--query",
+                "Instances[0].InstanceId",
+                "--output",
+                "text",
+            ]
         )
     ).text.strip()
     ok(engine.run(["ec2", "stop-instances", "--instance-ids", instance]))
@@ -428,7 +488,9 @@ def test_thousand_calls_leak_nothing(engine: Engine, aws_env: AwsFiles) -> None:
     assert engine.in_flight == 0
 
 
-def test_user_aliases_and_config_plugins_are_never_loaded(engine: Engine, aws_env: AwsFiles) -> None:
+def test_user_aliases_and_config_plugins_are_never_loaded(
+    engine: Engine, aws_env: AwsFiles
+) -> None:
     for alias in ("whoami", "shell"):
         result = engine.run([alias])
         assert result.exit_code == 2, result.text
