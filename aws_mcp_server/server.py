@@ -167,7 +167,12 @@ class Tools:
         except AwsMcpError as err:
             self._audit(tool=tool, profile=profile, region=region, verdict="reject", rule=err.rule)
             raise ToolError(str(err)) from None
-        decision = decide(command, self.settings)
+        # Resolution, the guards and classification always run. The unsigned dry run that also
+        # checks values against the model (14 ms) is skipped where the run itself does that check
+        # before anything is sent: botocore validates every request in-process before sending it,
+        # so an invalid value still never reaches AWS. It is kept where a human will be asked.
+        confirm = tool == "execute_aws_write_command" and self.settings.confirm_writes
+        decision = decide(command, self.settings, validate=confirm)
         base = {
             "tool": tool,
             "profile": use_profile,
@@ -186,11 +191,7 @@ class Tools:
                 f"Refused: this command is classified write ({decision.rule}: {decision.reason}). "
                 "The read tool runs only reads; use execute_aws_write_command to run it."
             )
-        if (
-            tool == "execute_aws_write_command"
-            and decision.verdict == "write"
-            and self.settings.confirm_writes
-        ):
+        if confirm and decision.verdict == "write":
             await self._confirm(decision, use_profile, use_region, ctx)
         try:
             result = await self._run(decision, use_profile, use_region, ctx)
