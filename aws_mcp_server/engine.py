@@ -101,6 +101,9 @@ class Engine:
             # awscli v1 replaces a configured endpoint for sqs, rds, emr, docdb, neptune and
             # health unless --endpoint-url is on the command line: so put it there.
             args += ["--endpoint-url", endpoint]
+        if _is_s3_transfer(args) and "--no-progress" not in args and not _is_help(args):
+            # Progress lines ("Completed 1.2 MiB/4 MiB ...") are for a terminal, not a model.
+            args.append("--no-progress")
         return args
 
     def start(
@@ -157,6 +160,11 @@ class Engine:
 
 def _is_help(argv: Sequence[str]) -> bool:
     return "help" in argv
+
+
+def _is_s3_transfer(argv: Sequence[str]) -> bool:
+    words = [word for word in argv if not word.startswith("-")][:2]
+    return words[:1] == ["s3"] and words[1:2] in (["cp"], ["mv"], ["rm"], ["sync"])
 
 
 class _Call:

@@ -50,7 +50,10 @@ def test_s3_ls_shows_objects(engine: Engine, tmp_path: Path) -> None:
     ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
     source = tmp_path / "hello.txt"
     source.write_text("hello")
-    ok(engine.run(["s3", "cp", str(source), f"s3://{bucket}/dir/hello.txt", "--no-progress"]))
+    copied = ok(engine.run(["s3", "cp", str(source), f"s3://{bucket}/dir/hello.txt"]))
+    # The engine asks for no progress meter: only the summary line.
+    assert "Completed" not in copied.text
+    assert copied.text.strip().startswith("upload:")
     listing = ok(engine.run(["s3", "ls", f"s3://{bucket}", "--recursive"])).text
     assert "dir/hello.txt" in listing
     assert " 5 " in listing  # the size column
