@@ -18,8 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import aws_mcp_server.driver  # noqa: E402,F401  (awscli before botocore)
-from _moto import fake_aws_environment, start_moto  # noqa: E402
+from _moto import fake_aws_environment, start_moto
+
+import aws_mcp_server.driver  # noqa: F401  (awscli before botocore)
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 ROOT = Path(__file__).resolve().parent.parent
