@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import threading
+import warnings
 from collections.abc import Iterable, Sequence
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -342,7 +343,11 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
     query = globals_.get("query")
     if query is not None:
         try:
-            jmespath.compile(query)
+            with warnings.catch_warnings():
+                # jmespath warns about the legacy `literal` syntax awscli accepts; under the
+                # resolution lock, so no other thread's warning filters are disturbed.
+                warnings.simplefilter("ignore")
+                jmespath.compile(query)
         except Exception as exc:
             raise ValidationError(
                 f"bad --query {query!r}: {exc}".splitlines()[0],
@@ -624,6 +629,10 @@ def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
     run = [*(resolved.argv if argv is None else argv), "--no-sign-request"]
     if not resolved.global_options.get("region"):
         run += ["--region", DEFAULT_REGION]
+    if resolved.global_options.get("query") is not None:
+        # Resolution compiled the query already; output is never formatted here, and the last
+        # --query wins in argparse, so the identity expression keeps jmespath's warnings away.
+        run += ["--query", "@"]
     cli = driver.new_driver()
     events = cli.session.get_component("event_emitter")
     events.register_first("before-call", _stop)
