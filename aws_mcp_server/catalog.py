@@ -24,7 +24,7 @@ import argparse
 import difflib
 import threading
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -665,3 +665,67 @@ def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
         rule="validation:parameters",
         fix=(more + "\n" if more else "") + _USAGE_HINT.format(path=resolved.command_name),
     )
+
+
+# --- the whole table ---------------------------------------------------------------------------
+
+
+def iter_commands() -> Iterator[Resolved]:
+    """Every command awscli knows, as a `Resolved` with no arguments: each API operation of each
+    service and each customization's command path (waiter states included). For sweeps and docs.
+    Builds every service's command table on first use (seconds); later calls reuse them."""
+    with _lock:
+        tables = _get_tables()
+        commands = [(name, cmd) for name, cmd in tables.commands.items() if name != "help"]
+    for service, command in commands:
+        with _lock:
+            found = list(_iter_under(service, command))
+        yield from found
+
+
+def _iter_under(service: str, command: Any) -> Iterator[Resolved]:
+    if isinstance(command, awscli.clidriver.ServiceCommand):
+        model = command._get_service_model()
+        signing = _signing_name(model)
+        for name, op in command._get_command_table().items():
+            if name == "help":
+                continue
+            yield from _iter_command(service, op, (service, name), model.service_name, signing)
+    else:
+        yield from _iter_command(service, command, (service,), None, None)
+
+
+def _iter_command(
+    service: str,
+    command: Any,
+    path: tuple[str, ...],
+    botocore_service: str | None,
+    signing: str | None,
+) -> Iterator[Resolved]:
+    if isinstance(command, awscli.clidriver.ServiceOperation):
+        model = command._operation_model
+        yield Resolved(
+            argv=path,
+            service=service,
+            botocore_service=model.service_model.service_name,
+            operation=path[1] if len(path) > 1 else None,
+            operation_name=model.name,
+            command_path=path,
+            is_custom=len(path) > 2 or isinstance(command, WaiterStateCommand),
+            readonly_trait=_readonly_trait(model),
+            signing_name=signing or _signing_name(model.service_model),
+        )
+    elif isinstance(command, BasicCommand):
+        subcommands = command.subcommand_table
+        if not subcommands or command.arg_table:
+            yield Resolved(
+                argv=path,
+                service=service,
+                botocore_service=botocore_service,
+                operation=path[1] if len(path) > 1 else None,
+                command_path=path,
+                is_custom=True,
+                signing_name=signing,
+            )
+        for name, sub in subcommands.items():
+            yield from _iter_command(service, sub, (*path, name), botocore_service, signing)
