@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -176,6 +177,13 @@ def serve(flags: dict[str, object]) -> int:
                 sandbox_endpoint,
             )
         settings.workdir.mkdir(parents=True, exist_ok=True)
+        settings = settings.replace(
+            workdir=settings.workdir.resolve(),
+            audit_log=settings.audit_log.resolve() if settings.audit_log else None,
+        )
+        # Relative paths in commands mean "in the workdir": classification rewrites them, and the
+        # process works there too, so that awscli resolves any it opens itself the same way.
+        os.chdir(settings.workdir)
         from aws_mcp_server.engine import Engine
         from aws_mcp_server.server import build_server
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 
-from aws_mcp_server import capture, driver
+from aws_mcp_server import capture, driver, runtime_guards
 from aws_mcp_server.errors import EngineError
 from aws_mcp_server.settings import Settings
 
@@ -209,6 +209,11 @@ class _Call:
     def _invoke(self) -> int:
         try:
             cli = driver.new_driver(self.profile, self.region)
+            # The same local-file and URL guards as classification, enforced again inside awscli:
+            # a command that slipped past them still cannot touch a file outside the workdir.
+            runtime_guards.register(
+                cli.session.get_component("event_emitter"), self.engine.settings.workdir
+            )
             code = cli.main(self.argv)
         except SystemExit as exit_:
             code = _exit_code(exit_.code)

@@ -23,7 +23,7 @@ from tests.conftest import AwsFiles, Moto
 
 @pytest.fixture
 def engine(aws_env: AwsFiles, moto_server: Moto, tmp_path: Path) -> Engine:
-    return Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path / "workdir"))
+    return Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path))
 
 
 def unique(prefix: str) -> str:
@@ -169,13 +169,24 @@ def test_dynamodb_tables(engine: Engine) -> None:
     assert item["Item"]["id"]["S"] == "a|b & c"
 
 
-def test_failing_call_returns_255_with_the_aws_error(engine: Engine) -> None:
+def test_failing_call_returns_255_with_the_aws_error(engine: Engine, tmp_path: Path) -> None:
     result = engine.run(
-        ["s3api", "get-object", "--bucket", unique("nope"), "--key", "k", "/dev/null"]
+        ["s3api", "get-object", "--bucket", unique("nope"), "--key", "k", str(tmp_path / "out")]
     )
     assert result.exit_code == 255
     assert result.status == "error"
     assert "NoSuchBucket" in result.stderr
+
+
+def test_the_engine_enforces_the_workdir_at_run_time(engine: Engine, tmp_path: Path) -> None:
+    # Even a command that never went through classification cannot write outside the workdir.
+    bucket = unique("guard")
+    ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
+    outside = tmp_path.parent / f"{bucket}-outside"
+    result = engine.run(["s3api", "get-object", "--bucket", bucket, "--key", "k", str(outside)])
+    assert result.exit_code == 255
+    assert "outside the workdir" in result.stderr
+    assert not outside.exists()
 
 
 def test_argparse_error_returns_2_with_usage(engine: Engine) -> None:
@@ -288,15 +299,34 @@ def test_concurrent_calls_have_no_cross_talk(engine: Engine, aws_env: AwsFiles) 
     assert isinstance(sys.stdout, capture._TextOut)
 
 
-def test_stdin_is_empty_unless_supplied(engine: Engine) -> None:
+def test_stdin_is_empty_unless_supplied() -> None:
+    """Inside a call, stdin is the call's own bytes (none by default), never the process's stdin,
+    which on stdio is the protocol channel."""
+    capture.install()
+    seen: dict[str, object] = {}
+
+    def read_all(key: str) -> None:
+        seen[key] = (sys.stdin.read(), sys.stdin.buffer.read())
+
+    capture.run_in(capture.CallContext(), lambda: read_all("empty"))
+    capture.run_in(capture.CallContext(stdin=b"supplied"), lambda: read_all("given"))
+    assert seen["empty"] == ("", b"")
+    given_text, given_bytes = seen["given"]  # type: ignore[misc]
+    assert given_text + given_bytes.decode() == "supplied"
+
+
+def test_commands_that_read_stdin_are_refused_at_run_time(engine: Engine) -> None:
     bucket = unique("stdin")
     ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
-    # `s3 cp -` uploads standard input: without supplied bytes it must read nothing (not the
-    # process's stdin, which on stdio is the protocol channel).
-    ok(engine.run(["s3", "cp", "-", f"s3://{bucket}/empty"]))
-    assert ok(engine.run(["s3", "cp", f"s3://{bucket}/empty", "-"])).stdout == b""
-    ok(engine.run(["s3", "cp", "-", f"s3://{bucket}/given"], stdin=b"supplied bytes"))
-    assert ok(engine.run(["s3", "cp", f"s3://{bucket}/given", "-"])).stdout == b"supplied bytes"
+    for argv in (
+        ["s3", "cp", "-", f"s3://{bucket}/k"],
+        ["s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", "/dev/stdin"],
+    ):
+        result = engine.run(argv)
+        assert result.exit_code == 255, argv
+        assert "refused" in result.stderr
+    listed = ok(engine.run(["s3api", "list-objects-v2", "--bucket", bucket])).text
+    assert '"Key"' not in listed
 
 
 # --- output cap ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def test_a_full_session_puts_only_json_rpc_on_stdout_and_exits_when_stdin_closes
     direct = Engine(Settings(endpoint_url=moto_server.url, workdir=workdir))
     bucket = f"wire-{uuid.uuid4().hex[:8]}"
     assert direct.run(["s3", "mb", f"s3://{bucket}"]).ok
-    body = tmp_path / "object.bin"
+    body = workdir / "object.bin"
     body.write_bytes(b"raw bytes \x00\x01\x02 to stdout\n")
     assert direct.run(
         ["s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", str(body)]
