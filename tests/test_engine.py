@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -539,6 +540,24 @@ def test_color_on_does_not_wrap_stdout(engine: Engine) -> None:
     result = ok(engine.run(["sts", "get-caller-identity", "--output", "table", "--color", "on"]))
     assert sys.stdout is before
     assert "\x1b[" in result.text  # color was honoured, inside the captured output only
+
+
+def test_client_classes_are_safe_to_share() -> None:
+    """The driver builds each client class once; that holds only while every handler of
+    `creating-client-class` is one of botocore's own stateless ones. An awscli upgrade that adds
+    a customization there fails this test."""
+    from aws_mcp_server import driver
+
+    session = driver.new_driver().session
+    trie = session.get_component("event_emitter")._emitter._handlers
+    modules = set()
+    for service in session.get_available_services():
+        service_id = session.get_service_model(service).service_id.hyphenize()
+        for handler in trie.prefix_search(f"creating-client-class.{service_id}"):
+            # Plain functions only: a bound method or callable object could carry state.
+            assert inspect.isfunction(handler), handler
+            modules.add(handler.__module__)
+    assert modules == {"botocore.handlers", "botocore.signers"}
 
 
 def test_capture_proxies_route_by_thread() -> None:
