@@ -70,6 +70,17 @@ def _quiet(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def _custom_arg_table(command: Any) -> Any:
+    """A customization's argument table as its own `__call__` builds it: the subcommand table
+    first, because building that is what registers some arguments (`s3 sync`'s --delete,
+    --exact-timestamps and --size-only)."""
+    if not getattr(command, "_aws_mcp_full_table", False):
+        command._subcommand_table = command._build_subcommand_table()
+        command._arg_table = command._build_arg_table()
+        command._aws_mcp_full_table = True
+    return command._arg_table
+
+
 class _Tables:
     """One driver's command tables, built lazily, read-only once built."""
 
@@ -465,7 +476,7 @@ def _resolve_command(
             )
         if isinstance(command, BasicCommand):
             is_custom = True
-            table = command.arg_table
+            table = _custom_arg_table(command)
             subcommands = command.subcommand_table
             if args == ["help"]:
                 return Resolved(
@@ -717,7 +728,7 @@ def _iter_command(
         )
     elif isinstance(command, BasicCommand):
         subcommands = command.subcommand_table
-        if not subcommands or command.arg_table:
+        if not subcommands or _custom_arg_table(command):
             yield Resolved(
                 argv=path,
                 service=service,

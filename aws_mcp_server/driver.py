@@ -49,6 +49,7 @@ import botocore.retries.bucket  # noqa: E402
 import botocore.session  # noqa: E402
 import botocore.waiter  # noqa: E402
 from awscli.customizations.history import attach_history_handler  # noqa: E402
+from awscli.customizations.s3.syncstrategy.base import BaseSync  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from aws_mcp_server import helptext  # noqa: E402
@@ -204,6 +205,14 @@ class _NoColorama:
         return None
 
 
+def _add_sync_argument_once(self: Any, arg_table: Any, **kwargs: Any) -> None:
+    """awscli appends each `s3 sync` strategy's argument to the class-level argument table on
+    every call (one call per process in the CLI); in a server that list grew by three per call."""
+    argument = self.ARGUMENT
+    if argument is not None and all(arg.get("name") != argument["name"] for arg in arg_table):
+        arg_table.append(argument)
+
+
 def _patch_process() -> None:
     botocore.hooks.EventAliaser.__init__ = _aliaser_init
     botocore.regions.EndpointProvider = _cached_endpoint_provider
@@ -219,6 +228,7 @@ def _patch_process() -> None:
         live_tail.time = token_time
     except ImportError:  # pragma: no cover - older awscli without live tail
         pass
+    BaseSync.add_sync_argument = _add_sync_argument_once
     awscli.table.colorama = _NoColorama(awscli.table.colorama)
     awscli.help.get_renderer = helptext.PlainTextRenderer
 

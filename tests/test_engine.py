@@ -501,7 +501,15 @@ def test_thousand_calls_leak_nothing(engine: Engine, aws_env: AwsFiles) -> None:
     from botocore.history import get_global_history_recorder
 
     recorder = get_global_history_recorder()
+    from awscli.customizations.s3.subcommands import SyncCommand
+
+    sync_source = engine.settings.workdir / "sync-src"
+    sync_source.mkdir(exist_ok=True)
+    (sync_source / "f.txt").write_text("x")
+    bucket = unique("sync")
+    ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
     commands = [
+        ["s3", "sync", str(sync_source), f"s3://{bucket}", "--delete"],
         ["s3api", "list-buckets"],
         ["sts", "get-caller-identity", "--color", "on", "--output", "table"],
         ["whoami"],  # a user alias: must not resolve
@@ -509,11 +517,12 @@ def test_thousand_calls_leak_nothing(engine: Engine, aws_env: AwsFiles) -> None:
     ]
     for i in range(100):
         engine.run(commands[i % len(commands)], profile="alt" if i % 2 else None)
-    handlers, rss = _handler_counts(), _rss_kib()
+    handlers, rss, sync_args = _handler_counts(), _rss_kib(), len(SyncCommand.ARG_TABLE)
     stdout = sys.stdout
     for i in range(1000):
         engine.run(commands[i % len(commands)], profile="alt" if i % 2 else None)
     assert _handler_counts() == handlers
+    assert len(SyncCommand.ARG_TABLE) == sync_args  # regression: grew by 3 per `s3 sync`
     assert recorder._handlers == []
     assert sys.stdout is stdout
     growth = _rss_kib() - rss
