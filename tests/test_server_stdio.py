@@ -376,3 +376,36 @@ async def test_modern_protocol_generation_works_too(
         version = client.protocol_version
     assert not result.is_error, text_of(result)
     assert version
+
+
+async def test_audit_log_records_every_call_without_output_or_secrets(
+    aws_files: AwsFiles, moto_server: Moto, workdir: Path, tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    bucket = unique("audited")
+    params = stdio_params(aws_files, moto_server, workdir, "--audit-log", str(audit))
+    async with Client(params, mode="legacy") as client:
+        await client.call_tool("execute_aws_write_command", {"command": f"s3 mb s3://{bucket}"})
+        await client.call_tool(
+            "execute_aws_read_command", {"command": "s3api list-buckets", "profile": "alt"}
+        )
+        await client.call_tool("execute_aws_read_command", {"command": f"s3 rb s3://{bucket}"})
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [r["tool"] for r in records] == [
+        "execute_aws_write_command",
+        "execute_aws_read_command",
+        "execute_aws_read_command",
+    ]
+    made, listed, refused = records
+    assert made["verdict"] == "write" and made["exit_code"] == 0 and made["status"] == "ok"
+    assert made["service"] == "s3" and made["operation"] == "mb"
+    assert listed["profile"] == "alt" and listed["region"] == "eu-west-1"
+    assert listed["verdict"] == "read" and listed["output_bytes"] > 0
+    assert isinstance(listed["duration_ms"], float)
+    assert refused["refused"] == "not-a-read" and "exit_code" not in refused
+    assert all("time" in r and "rule" in r for r in records)
+    text = audit.read_text()
+    assert "Buckets" not in text  # never output
+    for line in aws_files.credentials.read_text().splitlines():
+        if "secret" in line:
+            assert line.split("=", 1)[1].strip() not in text
