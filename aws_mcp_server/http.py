@@ -142,6 +142,16 @@ class StaticTokenVerifier:
         return AccessToken(token="static", client_id="auth-token", scopes=[])
 
 
+class _Asgi:
+    """A raw ASGI callable as a Route endpoint (Route would treat a bound method as a handler)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 class _AlwaysJson:
     """`POST /` answers JSON whatever the client's Accept says.
 
@@ -232,7 +242,7 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
         Route(MCP_PATH, guarded(StreamableHTTPASGIApp(streamable))),
         Route("/", guarded(_AlwaysJson(StreamableHTTPASGIApp(plain))), methods=["POST"]),
         Route(SSE_PATH, guarded(_SseEndpoint(sse, lowlevel)), methods=["GET"]),
-        Route(SSE_MESSAGES_PATH, guarded(sse.handle_post_message), methods=["POST"]),
+        Route(SSE_MESSAGES_PATH, guarded(_Asgi(sse.handle_post_message)), methods=["POST"]),
     ]
     middleware = []
     if settings.auth_token:
