@@ -27,7 +27,7 @@ _installed = False
 _lock = threading.Lock()
 
 
-class CallStopped(Exception):  # noqa: N818 - it is a signal, not a failure of ours
+class CallStopped(Exception):
     """Raised inside a call's threads at its next check once it is cancelled or past its deadline."""
 
     def __init__(self, reason: str) -> None:
@@ -104,7 +104,9 @@ class Output:
 class CallContext:
     """What one call sees as its standard streams, plus its cancel token."""
 
-    def __init__(self, *, stdin: bytes = b"", limit: int = 64 << 20, token: CancelToken | None = None):
+    def __init__(
+        self, *, stdin: bytes = b"", limit: int = 64 << 20, token: CancelToken | None = None
+    ):
         self.stdout = Output(limit)
         self.stderr = Output(limit)
         self.stdin = io.BytesIO(stdin)

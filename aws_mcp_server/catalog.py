@@ -23,7 +23,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import threading
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -342,7 +343,11 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
     query = globals_.get("query")
     if query is not None:
         try:
-            jmespath.compile(query)
+            with warnings.catch_warnings():
+                # jmespath warns about the legacy `literal` syntax awscli accepts; under the
+                # resolution lock, so no other thread's warning filters are disturbed.
+                warnings.simplefilter("ignore")
+                jmespath.compile(query)
         except Exception as exc:
             raise ValidationError(
                 f"bad --query {query!r}: {exc}".splitlines()[0],
@@ -624,6 +629,10 @@ def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
     run = [*(resolved.argv if argv is None else argv), "--no-sign-request"]
     if not resolved.global_options.get("region"):
         run += ["--region", DEFAULT_REGION]
+    if resolved.global_options.get("query") is not None:
+        # Resolution compiled the query already; output is never formatted here, and the last
+        # --query wins in argparse, so the identity expression keeps jmespath's warnings away.
+        run += ["--query", "@"]
     cli = driver.new_driver()
     events = cli.session.get_component("event_emitter")
     events.register_first("before-call", _stop)
@@ -656,3 +665,67 @@ def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
         rule="validation:parameters",
         fix=(more + "\n" if more else "") + _USAGE_HINT.format(path=resolved.command_name),
     )
+
+
+# --- the whole table ---------------------------------------------------------------------------
+
+
+def iter_commands() -> Iterator[Resolved]:
+    """Every command awscli knows, as a `Resolved` with no arguments: each API operation of each
+    service and each customization's command path (waiter states included). For sweeps and docs.
+    Builds every service's command table on first use (seconds); later calls reuse them."""
+    with _lock:
+        tables = _get_tables()
+        commands = [(name, cmd) for name, cmd in tables.commands.items() if name != "help"]
+    for service, command in commands:
+        with _lock:
+            found = list(_iter_under(service, command))
+        yield from found
+
+
+def _iter_under(service: str, command: Any) -> Iterator[Resolved]:
+    if isinstance(command, awscli.clidriver.ServiceCommand):
+        model = command._get_service_model()
+        signing = _signing_name(model)
+        for name, op in command._get_command_table().items():
+            if name == "help":
+                continue
+            yield from _iter_command(service, op, (service, name), model.service_name, signing)
+    else:
+        yield from _iter_command(service, command, (service,), None, None)
+
+
+def _iter_command(
+    service: str,
+    command: Any,
+    path: tuple[str, ...],
+    botocore_service: str | None,
+    signing: str | None,
+) -> Iterator[Resolved]:
+    if isinstance(command, awscli.clidriver.ServiceOperation):
+        model = command._operation_model
+        yield Resolved(
+            argv=path,
+            service=service,
+            botocore_service=model.service_model.service_name,
+            operation=path[1] if len(path) > 1 else None,
+            operation_name=model.name,
+            command_path=path,
+            is_custom=len(path) > 2 or isinstance(command, WaiterStateCommand),
+            readonly_trait=_readonly_trait(model),
+            signing_name=signing or _signing_name(model.service_model),
+        )
+    elif isinstance(command, BasicCommand):
+        subcommands = command.subcommand_table
+        if not subcommands or command.arg_table:
+            yield Resolved(
+                argv=path,
+                service=service,
+                botocore_service=botocore_service,
+                operation=path[1] if len(path) > 1 else None,
+                command_path=path,
+                is_custom=True,
+                signing_name=signing,
+            )
+        for name, sub in subcommands.items():
+            yield from _iter_command(service, sub, (*path, name), botocore_service, signing)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -36,39 +37,96 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=("stdio", "http"), help="default: stdio")
     serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
-    serve.add_argument("--stateless", action="store_true", default=None,
-                       help="HTTP without sessions, for several replicas behind a load balancer")
-    serve.add_argument("--auth-token", help="require `Authorization: Bearer TOKEN` on HTTP (or AWS_MCP_AUTH_TOKEN)")
-    serve.add_argument("--allow-remote", action="store_true", default=None,
-                       help="allow binding a non-loopback address without --auth-token")
+    serve.add_argument(
+        "--stateless",
+        action="store_true",
+        default=None,
+        help="HTTP without sessions, for several replicas behind a load balancer",
+    )
+    serve.add_argument(
+        "--auth-token", help="require `Authorization: Bearer TOKEN` on HTTP (or AWS_MCP_AUTH_TOKEN)"
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="allow binding a non-loopback address without --auth-token",
+    )
     aws = parser.add_argument_group("AWS")
-    aws.add_argument("--endpoint-url", help="send every call to this endpoint (or AWS_ENDPOINT_URL)")
-    aws.add_argument("--endpoint-allowlist", type=_csv, help="comma-separated non-loopback endpoints a command may name")
-    aws.add_argument("--sandbox", action="store_true", default=None,
-                     help="start an in-memory AWS emulator with fake credentials and use it for every call")
-    aws.add_argument("--profiles", dest="profile_allowlist", type=_csv, help="comma-separated profiles the tools may use")
+    aws.add_argument(
+        "--endpoint-url", help="send every call to this endpoint (or AWS_ENDPOINT_URL)"
+    )
+    aws.add_argument(
+        "--endpoint-allowlist",
+        type=_csv,
+        help="comma-separated non-loopback endpoints a command may name",
+    )
+    aws.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=None,
+        help="start an in-memory AWS emulator with fake credentials and use it for every call",
+    )
+    aws.add_argument(
+        "--profiles",
+        dest="profile_allowlist",
+        type=_csv,
+        help="comma-separated profiles the tools may use",
+    )
     safety = parser.add_argument_group("safety and limits")
-    safety.add_argument("--read-only", action="store_true", default=None, help="do not offer the write tool")
-    safety.add_argument("--confirm-writes", action="store_true", default=None,
-                        help="ask the user (MCP elicitation) before every write")
-    safety.add_argument("--allow-services", type=_csv, help="only these services (comma-separated CLI names)")
+    safety.add_argument(
+        "--read-only", action="store_true", default=None, help="do not offer the write tool"
+    )
+    safety.add_argument(
+        "--confirm-writes",
+        action="store_true",
+        default=None,
+        help="ask the user (MCP elicitation) before every write",
+    )
+    safety.add_argument(
+        "--allow-services", type=_csv, help="only these services (comma-separated CLI names)"
+    )
     safety.add_argument("--deny-services", type=_csv, help="never these services")
     safety.add_argument("--allow-operations", type=_csv, help="only these service:operation pairs")
     safety.add_argument("--deny-operations", type=_csv, help="never these service:operation pairs")
-    safety.add_argument("--workdir", type=Path, help="the only directory local files may be read from or written to")
+    safety.add_argument(
+        "--workdir", type=Path, help="the only directory local files may be read from or written to"
+    )
     safety.add_argument("--timeout", type=float, help="seconds a command may run (default 120)")
-    safety.add_argument("--output-cap", type=int, help="bytes of output returned per call (default 100000)")
+    safety.add_argument(
+        "--output-cap", type=int, help="bytes of output returned per call (default 100000)"
+    )
     safety.add_argument("--max-concurrency", type=int, help="commands running at once (default 8)")
-    safety.add_argument("--audit-log", type=Path, help="append one JSON line per tool call to this file")
+    safety.add_argument(
+        "--audit-log", type=Path, help="append one JSON line per tool call to this file"
+    )
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser
 
 
 SERVE_FLAGS = (
-    "transport", "host", "port", "stateless", "auth_token", "allow_remote", "endpoint_url",
-    "endpoint_allowlist", "sandbox", "profile_allowlist", "read_only", "confirm_writes",
-    "allow_services", "deny_services", "allow_operations", "deny_operations", "workdir",
-    "timeout", "output_cap", "max_concurrency", "audit_log", "log_level",
+    "transport",
+    "host",
+    "port",
+    "stateless",
+    "auth_token",
+    "allow_remote",
+    "endpoint_url",
+    "endpoint_allowlist",
+    "sandbox",
+    "profile_allowlist",
+    "read_only",
+    "confirm_writes",
+    "allow_services",
+    "deny_services",
+    "allow_operations",
+    "deny_operations",
+    "workdir",
+    "timeout",
+    "output_cap",
+    "max_concurrency",
+    "audit_log",
+    "log_level",
 )
 
 
@@ -114,8 +172,18 @@ def serve(flags: dict[str, object]) -> int:
 
             sandbox_endpoint = start_sandbox()
             settings = settings.replace(endpoint_url=sandbox_endpoint)
-            log.warning("SANDBOX: every call goes to a local AWS emulator at %s (fake credentials)", sandbox_endpoint)
+            log.warning(
+                "SANDBOX: every call goes to a local AWS emulator at %s (fake credentials)",
+                sandbox_endpoint,
+            )
         settings.workdir.mkdir(parents=True, exist_ok=True)
+        settings = settings.replace(
+            workdir=settings.workdir.resolve(),
+            audit_log=settings.audit_log.resolve() if settings.audit_log else None,
+        )
+        # Relative paths in commands mean "in the workdir": classification rewrites them, and the
+        # process works there too, so that awscli resolves any it opens itself the same way.
+        os.chdir(settings.workdir)
         from aws_mcp_server.engine import Engine
         from aws_mcp_server.server import build_server
 

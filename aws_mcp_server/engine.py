@@ -14,6 +14,7 @@ exception `run` raises is `EngineError`, when the cap on calls in flight is reac
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -24,7 +25,7 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 
-from aws_mcp_server import capture, driver
+from aws_mcp_server import capture, driver, runtime_guards
 from aws_mcp_server.errors import EngineError
 from aws_mcp_server.settings import Settings
 
@@ -100,6 +101,9 @@ class Engine:
             # awscli v1 replaces a configured endpoint for sqs, rds, emr, docdb, neptune and
             # health unless --endpoint-url is on the command line: so put it there.
             args += ["--endpoint-url", endpoint]
+        if _is_s3_transfer(args) and "--no-progress" not in args and not _is_help(args):
+            # Progress lines ("Completed 1.2 MiB/4 MiB ...") are for a terminal, not a model.
+            args.append("--no-progress")
         return args
 
     def start(
@@ -158,6 +162,11 @@ def _is_help(argv: Sequence[str]) -> bool:
     return "help" in argv
 
 
+def _is_s3_transfer(argv: Sequence[str]) -> bool:
+    words = [word for word in argv if not word.startswith("-")][:2]
+    return words[:1] == ["s3"] and words[1:2] in (["cp"], ["mv"], ["rm"], ["sync"])
+
+
 class _Call:
     """One running command."""
 
@@ -193,14 +202,18 @@ class _Call:
             with self._waiters_lock:
                 waiters, self._waiters = self._waiters, []
             for loop_token, event in waiters:
-                try:
+                # If the waiting loop has gone away there is nothing to wake.
+                with contextlib.suppress(Exception):
                     anyio.from_thread.run_sync(event.set, token=loop_token)
-                except Exception:  # the waiting loop has gone away: nothing to wake
-                    pass
 
     def _invoke(self) -> int:
         try:
             cli = driver.new_driver(self.profile, self.region)
+            # The same local-file and URL guards as classification, enforced again inside awscli:
+            # a command that slipped past them still cannot touch a file outside the workdir.
+            runtime_guards.register(
+                cli.session.get_component("event_emitter"), self.engine.settings.workdir
+            )
             code = cli.main(self.argv)
         except SystemExit as exit_:
             code = _exit_code(exit_.code)

@@ -167,11 +167,20 @@ class Tools:
         except AwsMcpError as err:
             self._audit(tool=tool, profile=profile, region=region, verdict="reject", rule=err.rule)
             raise ToolError(str(err)) from None
-        decision = decide(command, self.settings)
+        # Resolution, the guards and classification always run. The unsigned dry run that also
+        # checks values against the model (14 ms) is skipped where the run itself does that check
+        # before anything is sent: botocore validates every request in-process before sending it,
+        # so an invalid value still never reaches AWS. It is kept where a human will be asked.
+        confirm = tool == "execute_aws_write_command" and self.settings.confirm_writes
+        decision = decide(command, self.settings, validate=confirm)
         base = {
-            "tool": tool, "profile": use_profile, "region": use_region,
-            "service": decision.service, "operation": decision.operation,
-            "verdict": decision.verdict, "rule": decision.rule,
+            "tool": tool,
+            "profile": use_profile,
+            "region": use_region,
+            "service": decision.service,
+            "operation": decision.operation,
+            "verdict": decision.verdict,
+            "rule": decision.rule,
         }
         if decision.verdict == "reject":
             self._audit(**base)
@@ -182,23 +191,30 @@ class Tools:
                 f"Refused: this command is classified write ({decision.rule}: {decision.reason}). "
                 "The read tool runs only reads; use execute_aws_write_command to run it."
             )
-        if tool == "execute_aws_write_command" and decision.verdict == "write" and self.settings.confirm_writes:
+        if confirm and decision.verdict == "write":
             await self._confirm(decision, use_profile, use_region, ctx)
         try:
             result = await self._run(decision, use_profile, use_region, ctx)
         except BaseException:
             # The client cancelled the request (or the server is shutting down): the engine was
             # told to stop the call; record that it did not complete.
-            self._audit(**base, status="cancelled",
-                        duration_ms=round((time.perf_counter() - started) * 1000, 1))
+            self._audit(
+                **base,
+                status="cancelled",
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
             raise
         self._audit(
-            **base, exit_code=result.exit_code, status=result.status,
+            **base,
+            exit_code=result.exit_code,
+            status=result.status,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
             output_bytes=result.stdout_size,
         )
         return CallToolResult(
-            content=[TextContent(type="text", text=_format(result, decision, self.settings.output_cap))],
+            content=[
+                TextContent(type="text", text=_format(result, decision, self.settings.output_cap))
+            ],
             is_error=result.status != "ok",
         )
 
@@ -207,7 +223,10 @@ class Tools:
     ) -> None:
         capabilities = ctx.client_capabilities if ctx is not None else None
         if ctx is None or capabilities is None or capabilities.elicitation is None:
-            log.info("client cannot elicit: running %r on the strength of the tool annotation", decision.command)
+            log.info(
+                "client cannot elicit: running %r on the strength of the tool annotation",
+                decision.command,
+            )
             return
         message = (
             f"Run this AWS command?\n\n  aws {decision.command.strip()}\n\n"
@@ -215,7 +234,11 @@ class Tools:
             f"why it is a write: {decision.reason}"
         )
         answer = await ctx.elicit(message, Confirmation)
-        if answer.action != "accept" or not getattr(answer, "data", None) or not answer.data.confirm:
+        if (
+            answer.action != "accept"
+            or not getattr(answer, "data", None)
+            or not answer.data.confirm
+        ):
             raise ToolError(
                 f"The user did not approve the command ({answer.action}); nothing was run."
             )
@@ -240,7 +263,9 @@ class Tools:
                 requests = call.ctx.requests
                 try:
                     await ctx.report_progress(
-                        ticks, None, f"running for {elapsed:.0f} s, {requests} AWS request(s) so far"
+                        ticks,
+                        None,
+                        f"running for {elapsed:.0f} s, {requests} AWS request(s) so far",
                     )
                 except Exception:  # a client that went away does not stop the command
                     return
@@ -279,12 +304,18 @@ def build_server(
         name="execute_aws_read_command",
         description=READ_DESCRIPTION,
         annotations=ToolAnnotations(
-            title="Run a read-only AWS CLI command", read_only_hint=True,
-            destructive_hint=False, idempotent_hint=True, open_world_hint=True,
+            title="Run a read-only AWS CLI command",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
         ),
     )
     async def execute_aws_read_command(
-        command: str, profile: str | None = None, region: str | None = None, ctx: Context | None = None
+        command: str,
+        profile: str | None = None,
+        region: str | None = None,
+        ctx: Context | None = None,
     ) -> CallToolResult:
         return await tools.execute("execute_aws_read_command", command, profile, region, ctx)
 
@@ -294,12 +325,17 @@ def build_server(
             name="execute_aws_write_command",
             description=WRITE_DESCRIPTION,
             annotations=ToolAnnotations(
-                title="Run an AWS CLI command that may change resources", read_only_hint=False,
-                destructive_hint=True, idempotent_hint=False, open_world_hint=True,
+                title="Run an AWS CLI command that may change resources",
+                read_only_hint=False,
+                destructive_hint=True,
+                idempotent_hint=False,
+                open_world_hint=True,
             ),
         )
         async def execute_aws_write_command(
-            command: str, profile: str | None = None, region: str | None = None,
+            command: str,
+            profile: str | None = None,
+            region: str | None = None,
             ctx: Context | None = None,
         ) -> CallToolResult:
             return await tools.execute("execute_aws_write_command", command, profile, region, ctx)
@@ -308,8 +344,11 @@ def build_server(
         name="list_aws_profiles",
         description=PROFILES_DESCRIPTION,
         annotations=ToolAnnotations(
-            title="List AWS profiles", read_only_hint=True, destructive_hint=False,
-            idempotent_hint=True, open_world_hint=False,
+            title="List AWS profiles",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
         ),
     )
     def list_aws_profiles() -> dict[str, Any]:

@@ -66,7 +66,9 @@ class Settings:
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, not {self.port}", rule="settings.port")
         if self.timeout <= 0:
-            raise ConfigError("timeout must be a positive number of seconds", rule="settings.timeout")
+            raise ConfigError(
+                "timeout must be a positive number of seconds", rule="settings.timeout"
+            )
         if self.output_cap < 1000:
             raise ConfigError("output cap must be at least 1000 bytes", rule="settings.output_cap")
         if not 1 <= self.max_concurrency <= 256:
@@ -94,7 +96,9 @@ def _int(name: str, text: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {text!r}", rule=f"env.{name}") from None
+        raise ConfigError(
+            f"{name} must be a whole number, not {text!r}", rule=f"env.{name}"
+        ) from None
 
 
 def _float(name: str, text: str) -> float:
@@ -145,7 +149,9 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
 ENVIRONMENT_VARIABLES = {name: env for name, (env, _) in _ENV.items()}
 
 
-def load(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Settings from flags (highest), then environment, then defaults. Flags set to None are unset."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}

@@ -17,7 +17,9 @@ def free_port() -> int:
 def fake_aws_environment() -> dict[str, str]:
     """Temp config/credentials (two profiles), scrubbed of any real AWS settings; applied to os.environ."""
     home = Path(tempfile.mkdtemp(prefix="aws-mcp-bench-"))
-    (home / "config").write_text("[default]\nregion = us-east-1\n\n[profile alt]\nregion = eu-west-1\n")
+    (home / "config").write_text(
+        "[default]\nregion = us-east-1\n\n[profile alt]\nregion = eu-west-1\n"
+    )
     (home / "credentials").write_text(
         "[default]\naws_access_key_id = AKIABENCH00000000000\naws_secret_access_key = bench\n"
         "[alt]\naws_access_key_id = AKIABENCH00000000001\naws_secret_access_key = bench\n"

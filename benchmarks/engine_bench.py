@@ -21,8 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import aws_mcp_server.driver  # noqa: E402,F401  (awscli before botocore)
-from _moto import fake_aws_environment, start_moto  # noqa: E402
+from _moto import fake_aws_environment, start_moto
+
+import aws_mcp_server.driver  # noqa: F401  (awscli before botocore)
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -64,7 +65,10 @@ def cold_start(env: dict[str, str], endpoint: str) -> float:
     runs = []
     for _ in range(3):
         proc = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, env={**os.environ, **env}, cwd=root,
+            [sys.executable, "-c", code],
+            capture_output=True,
+            env={**os.environ, **env},
+            cwd=root,
             check=True,
         )
         runs.append(float(proc.stderr.decode().strip().splitlines()[-1]))
@@ -86,8 +90,10 @@ def main() -> int:
 
     engine = Engine(Settings(endpoint_url=endpoint))
     engine.warm_up()
-    for argv in (["s3", "mb", "s3://bench-bucket"],
-                 ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--count", "2"]):
+    for argv in (
+        ["s3", "mb", "s3://bench-bucket"],
+        ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--count", "2"],
+    ):
         assert engine.run(argv).ok
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
@@ -99,6 +105,7 @@ def main() -> int:
     ]
     rows = []
     for name, argv, floor in commands:
+
         def run(argv: list[str] = argv) -> None:
             result = engine.run(argv)
             assert result.ok, result.stderr
@@ -109,7 +116,8 @@ def main() -> int:
         def aws_subprocess(argv: list[str] = argv) -> None:
             subprocess.run(
                 [sys.executable, "-m", "awscli", *argv, "--endpoint-url", endpoint],
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
 
         sub_p = measure(aws_subprocess, args.subprocess_calls, warm=1)
@@ -120,10 +128,14 @@ def main() -> int:
         engine.run(["s3api", "list-buckets"])
     rss = rss_mib()
 
-    print("| command | engine p50 / p95 (ms) | reused boto3 client p50 / p95 (ms) | engine / floor (p50) | `aws` subprocess p50 (ms) | subprocess / floor |")
+    print(
+        "| command | engine p50 / p95 (ms) | reused boto3 client p50 / p95 (ms) | engine / floor (p50) | `aws` subprocess p50 (ms) | subprocess / floor |"
+    )
     print("|---|---|---|---|---|---|")
     for name, (e50, e95), (f50, f95), (s50, _s95) in rows:
-        print(f"| {name} | {e50:.2f} / {e95:.2f} | {f50:.2f} / {f95:.2f} | {e50 / f50:.2f}x | {s50:.0f} | {s50 / f50:.0f}x |")
+        print(
+            f"| {name} | {e50:.2f} / {e95:.2f} | {f50:.2f} / {f95:.2f} | {e50 / f50:.2f}x | {s50:.0f} | {s50 / f50:.0f}x |"
+        )
     print()
     print(f"cold start (python start excluded; import -> first list-buckets result): {cold:.0f} ms")
     print(f"RSS after 1,000 more engine calls: {rss:.0f} MiB")

@@ -22,8 +22,9 @@ os.environ["AWS_CONFIG_FILE"] = os.path.join(_HOME, "no-config")
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(_HOME, "no-credentials")
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
-import aws_mcp_server.driver  # noqa: E402,F401  (awscli before botocore: see driver.py)
 import pytest  # noqa: E402
+
+import aws_mcp_server.driver  # noqa: E402,F401  (awscli before botocore: see driver.py)
 
 
 def free_port() -> int:
@@ -124,8 +125,16 @@ def aws_files(moto_server: Moto, tmp_path_factory: pytest.TempPathFactory) -> Aw
         made = engine.run(["iam", "create-user", "--user-name", "alice"])
         assert made.ok, made.stderr
         key = engine.run(
-            ["iam", "create-access-key", "--user-name", "alice", "--query",
-             "AccessKey.[AccessKeyId,SecretAccessKey]", "--output", "text"]
+            [
+                "iam",
+                "create-access-key",
+                "--user-name",
+                "alice",
+                "--query",
+                "AccessKey.[AccessKeyId,SecretAccessKey]",
+                "--output",
+                "text",
+            ]
         )
         assert key.ok, key.stderr
         access, secret = key.text.split()

@@ -26,11 +26,23 @@ def server_env(aws: AwsFiles, extra: Mapping[str, str] | None = None) -> dict[st
 
 
 def stdio_params(
-    aws: AwsFiles, moto: Moto, workdir: Path, *flags: str, extra_env: Mapping[str, str] | None = None
+    aws: AwsFiles,
+    moto: Moto,
+    workdir: Path,
+    *flags: str,
+    extra_env: Mapping[str, str] | None = None,
 ) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
-        args=["-m", "aws_mcp_server", "--endpoint-url", moto.url, "--workdir", str(workdir), *flags],
+        args=[
+            "-m",
+            "aws_mcp_server",
+            "--endpoint-url",
+            moto.url,
+            "--workdir",
+            str(workdir),
+            *flags,
+        ],
         env=server_env(aws, extra_env),
         cwd=str(ROOT),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from tests.conftest import AwsFiles, Moto
 
 @pytest.fixture
 def engine(aws_env: AwsFiles, moto_server: Moto, tmp_path: Path) -> Engine:
-    return Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path / "workdir"))
+    return Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path))
 
 
 def unique(prefix: str) -> str:
@@ -50,7 +51,10 @@ def test_s3_ls_shows_objects(engine: Engine, tmp_path: Path) -> None:
     ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
     source = tmp_path / "hello.txt"
     source.write_text("hello")
-    ok(engine.run(["s3", "cp", str(source), f"s3://{bucket}/dir/hello.txt", "--no-progress"]))
+    copied = ok(engine.run(["s3", "cp", str(source), f"s3://{bucket}/dir/hello.txt"]))
+    # The engine asks for no progress meter: only the summary line.
+    assert "Completed" not in copied.text
+    assert copied.text.strip().startswith("upload:")
     listing = ok(engine.run(["s3", "ls", f"s3://{bucket}", "--recursive"])).text
     assert "dir/hello.txt" in listing
     assert " 5 " in listing  # the size column
@@ -83,16 +87,34 @@ def test_s3_cp_to_stdout_keeps_binary_bytes(engine: Engine, tmp_path: Path) -> N
 def test_ec2_run_and_describe_with_query_and_text_output(engine: Engine) -> None:
     run = ok(
         engine.run(
-            ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--instance-type", "t3.micro",
-             "--query", "Instances[0].InstanceId", "--output", "text"]
+            [
+                "ec2",
+                "run-instances",
+                "--image-id",
+                "ami-12c6146b",
+                "--instance-type",
+                "t3.micro",
+                "--query",
+                "Instances[0].InstanceId",
+                "--output",
+                "text",
+            ]
         )
     )
     instance = run.text.strip()
     assert instance.startswith("i-")
     text = ok(
         engine.run(
-            ["ec2", "describe-instances", "--instance-ids", instance, "--output", "text",
-             "--query", "Reservations[].Instances[].[InstanceId,InstanceType]"]
+            [
+                "ec2",
+                "describe-instances",
+                "--instance-ids",
+                instance,
+                "--output",
+                "text",
+                "--query",
+                "Reservations[].Instances[].[InstanceId,InstanceType]",
+            ]
         )
     ).text
     assert text.split() == [instance, "t3.micro"]
@@ -119,23 +141,53 @@ def test_dynamodb_tables(engine: Engine) -> None:
     table = unique("tbl")
     ok(
         engine.run(
-            ["dynamodb", "create-table", "--table-name", table,
-             "--attribute-definitions", "AttributeName=id,AttributeType=S",
-             "--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST"]
+            [
+                "dynamodb",
+                "create-table",
+                "--table-name",
+                table,
+                "--attribute-definitions",
+                "AttributeName=id,AttributeType=S",
+                "--key-schema",
+                "AttributeName=id,KeyType=HASH",
+                "--billing-mode",
+                "PAY_PER_REQUEST",
+            ]
         )
     )
-    ok(engine.run(["dynamodb", "put-item", "--table-name", table, "--item", '{"id": {"S": "a|b & c"}}']))
+    ok(
+        engine.run(
+            ["dynamodb", "put-item", "--table-name", table, "--item", '{"id": {"S": "a|b & c"}}']
+        )
+    )
     item = json.loads(
-        ok(engine.run(["dynamodb", "get-item", "--table-name", table, "--key", '{"id": {"S": "a|b & c"}}'])).text
+        ok(
+            engine.run(
+                ["dynamodb", "get-item", "--table-name", table, "--key", '{"id": {"S": "a|b & c"}}']
+            )
+        ).text
     )
     assert item["Item"]["id"]["S"] == "a|b & c"
 
 
-def test_failing_call_returns_255_with_the_aws_error(engine: Engine) -> None:
-    result = engine.run(["s3api", "get-object", "--bucket", unique("nope"), "--key", "k", "/dev/null"])
+def test_failing_call_returns_255_with_the_aws_error(engine: Engine, tmp_path: Path) -> None:
+    result = engine.run(
+        ["s3api", "get-object", "--bucket", unique("nope"), "--key", "k", str(tmp_path / "out")]
+    )
     assert result.exit_code == 255
     assert result.status == "error"
     assert "NoSuchBucket" in result.stderr
+
+
+def test_the_engine_enforces_the_workdir_at_run_time(engine: Engine, tmp_path: Path) -> None:
+    # Even a command that never went through classification cannot write outside the workdir.
+    bucket = unique("guard")
+    ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
+    outside = tmp_path.parent / f"{bucket}-outside"
+    result = engine.run(["s3api", "get-object", "--bucket", bucket, "--key", "k", str(outside)])
+    assert result.exit_code == 255
+    assert "outside the workdir" in result.stderr
+    assert not outside.exists()
 
 
 def test_argparse_error_returns_2_with_usage(engine: Engine) -> None:
@@ -164,7 +216,9 @@ def test_endpoint_from_environment_reaches_moto_for_sqs(
     assert settings.endpoint_url == moto_server.url
     engine = Engine(settings)
     queue = unique("q")
-    url = json.loads(ok(engine.run(["sqs", "create-queue", "--queue-name", queue])).text)["QueueUrl"]
+    url = json.loads(ok(engine.run(["sqs", "create-queue", "--queue-name", queue])).text)[
+        "QueueUrl"
+    ]
     assert url.startswith(moto_server.url), url
     ok(engine.run(["sqs", "send-message", "--queue-url", url, "--message-body", "hi"]))
     listed = json.loads(ok(engine.run(["sqs", "list-queues"])).text)
@@ -177,8 +231,14 @@ def test_endpoint_from_environment_reaches_moto_for_sqs(
 def _zone_region(engine: Engine, **kwargs: str) -> str:
     out = ok(
         engine.run(
-            ["ec2", "describe-availability-zones", "--query", "AvailabilityZones[0].RegionName",
-             "--output", "text"],
+            [
+                "ec2",
+                "describe-availability-zones",
+                "--query",
+                "AvailabilityZones[0].RegionName",
+                "--output",
+                "text",
+            ],
             **kwargs,
         )
     ).text
@@ -240,15 +300,34 @@ def test_concurrent_calls_have_no_cross_talk(engine: Engine, aws_env: AwsFiles) 
     assert isinstance(sys.stdout, capture._TextOut)
 
 
-def test_stdin_is_empty_unless_supplied(engine: Engine) -> None:
+def test_stdin_is_empty_unless_supplied() -> None:
+    """Inside a call, stdin is the call's own bytes (none by default), never the process's stdin,
+    which on stdio is the protocol channel."""
+    capture.install()
+    seen: dict[str, object] = {}
+
+    def read_all(key: str) -> None:
+        seen[key] = (sys.stdin.read(), sys.stdin.buffer.read())
+
+    capture.run_in(capture.CallContext(), lambda: read_all("empty"))
+    capture.run_in(capture.CallContext(stdin=b"supplied"), lambda: read_all("given"))
+    assert seen["empty"] == ("", b"")
+    given_text, given_bytes = seen["given"]  # type: ignore[misc]
+    assert given_text + given_bytes.decode() == "supplied"
+
+
+def test_commands_that_read_stdin_are_refused_at_run_time(engine: Engine) -> None:
     bucket = unique("stdin")
     ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
-    # `s3 cp -` uploads standard input: without supplied bytes it must read nothing (not the
-    # process's stdin, which on stdio is the protocol channel).
-    ok(engine.run(["s3", "cp", "-", f"s3://{bucket}/empty"]))
-    assert ok(engine.run(["s3", "cp", f"s3://{bucket}/empty", "-"])).stdout == b""
-    ok(engine.run(["s3", "cp", "-", f"s3://{bucket}/given"], stdin=b"supplied bytes"))
-    assert ok(engine.run(["s3", "cp", f"s3://{bucket}/given", "-"])).stdout == b"supplied bytes"
+    for argv in (
+        ["s3", "cp", "-", f"s3://{bucket}/k"],
+        ["s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", "/dev/stdin"],
+    ):
+        result = engine.run(argv)
+        assert result.exit_code == 255, argv
+        assert "refused" in result.stderr
+    listed = ok(engine.run(["s3api", "list-objects-v2", "--bucket", bucket])).text
+    assert '"Key"' not in listed
 
 
 # --- output cap ---------------------------------------------------------------------------
@@ -259,7 +338,11 @@ def test_output_cap_cuts_at_a_line_and_reports_the_true_size(
 ) -> None:
     engine = Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path, output_cap=2000))
     result = ok(engine.run(["ec2", "describe-regions"]))
-    full = ok(Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path)).run(["ec2", "describe-regions"]))
+    full = ok(
+        Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path)).run(
+            ["ec2", "describe-regions"]
+        )
+    )
     assert result.truncated
     assert result.stdout_size == len(full.stdout) > 2000
     assert 1000 <= len(result.stdout) <= 2000
@@ -298,7 +381,10 @@ def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
     env["PAGER"] = "sh -c 'echo PAGER-RAN'"
     env["MANPAGER"] = env["PAGER"]
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, env=env, timeout=120,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=env,
+        timeout=120,
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert proc.stdout == b""
@@ -312,8 +398,16 @@ def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
 def _stopped_instance(engine: Engine) -> str:
     instance = ok(
         engine.run(
-            ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--query",
-             "Instances[0].InstanceId", "--output", "text"]
+            [
+                "ec2",
+                "run-instances",
+                "--image-id",
+                "ami-12c6146b",
+                "--query",
+                "Instances[0].InstanceId",
+                "--output",
+                "text",
+            ]
         )
     ).text.strip()
     ok(engine.run(["ec2", "stop-instances", "--instance-ids", instance]))
@@ -428,7 +522,9 @@ def test_thousand_calls_leak_nothing(engine: Engine, aws_env: AwsFiles) -> None:
     assert engine.in_flight == 0
 
 
-def test_user_aliases_and_config_plugins_are_never_loaded(engine: Engine, aws_env: AwsFiles) -> None:
+def test_user_aliases_and_config_plugins_are_never_loaded(
+    engine: Engine, aws_env: AwsFiles
+) -> None:
     for alias in ("whoami", "shell"):
         result = engine.run([alias])
         assert result.exit_code == 2, result.text
@@ -444,6 +540,24 @@ def test_color_on_does_not_wrap_stdout(engine: Engine) -> None:
     result = ok(engine.run(["sts", "get-caller-identity", "--output", "table", "--color", "on"]))
     assert sys.stdout is before
     assert "\x1b[" in result.text  # color was honoured, inside the captured output only
+
+
+def test_client_classes_are_safe_to_share() -> None:
+    """The driver builds each client class once; that holds only while every handler of
+    `creating-client-class` is one of botocore's own stateless ones. An awscli upgrade that adds
+    a customization there fails this test."""
+    from aws_mcp_server import driver
+
+    session = driver.new_driver().session
+    trie = session.get_component("event_emitter")._emitter._handlers
+    modules = set()
+    for service in session.get_available_services():
+        service_id = session.get_service_model(service).service_id.hyphenize()
+        for handler in trie.prefix_search(f"creating-client-class.{service_id}"):
+            # Plain functions only: a bound method or callable object could carry state.
+            assert inspect.isfunction(handler), handler
+            modules.add(handler.__module__)
+    assert modules == {"botocore.handlers", "botocore.signers"}
 
 
 def test_capture_proxies_route_by_thread() -> None:

@@ -49,7 +49,11 @@ async def test_tools_are_listed_with_true_annotations(
 ) -> None:
     async with Client(stdio_params(aws_files, moto_server, workdir), mode="legacy") as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {"execute_aws_read_command", "execute_aws_write_command", "list_aws_profiles"}
+    assert set(tools) == {
+        "execute_aws_read_command",
+        "execute_aws_write_command",
+        "list_aws_profiles",
+    }
     read, write = tools["execute_aws_read_command"], tools["execute_aws_write_command"]
     assert read.annotations is not None and read.annotations.read_only_hint is True
     assert read.annotations.destructive_hint is False
@@ -67,10 +71,14 @@ async def test_read_tool_runs_reads_and_refuses_writes(
 ) -> None:
     bucket = unique("refused")
     async with Client(stdio_params(aws_files, moto_server, workdir), mode="legacy") as client:
-        listed = await client.call_tool("execute_aws_read_command", {"command": "s3api list-buckets"})
+        listed = await client.call_tool(
+            "execute_aws_read_command", {"command": "s3api list-buckets"}
+        )
         assert not listed.is_error, text_of(listed)
         assert "Buckets" in json.loads(text_of(listed)), text_of(listed)
-        refused = await client.call_tool("execute_aws_read_command", {"command": f"s3 mb s3://{bucket}"})
+        refused = await client.call_tool(
+            "execute_aws_read_command", {"command": f"s3 mb s3://{bucket}"}
+        )
     assert refused.is_error
     assert "execute_aws_write_command" in text_of(refused)
     assert bucket not in buckets(direct)
@@ -81,7 +89,9 @@ async def test_write_tool_writes_and_a_leading_aws_is_tolerated(
 ) -> None:
     bucket = unique("made")
     async with Client(stdio_params(aws_files, moto_server, workdir), mode="legacy") as client:
-        made = await client.call_tool("execute_aws_write_command", {"command": f"aws s3 mb s3://{bucket}"})
+        made = await client.call_tool(
+            "execute_aws_write_command", {"command": f"aws s3 mb s3://{bucket}"}
+        )
         assert not made.is_error, text_of(made)
         seen = await client.call_tool("execute_aws_read_command", {"command": "s3 ls"})
     assert bucket in text_of(seen)
@@ -186,7 +196,9 @@ async def test_list_profiles_shows_kinds_and_no_secrets(
 async def test_read_only_mode_hides_the_write_tool(
     aws_files: AwsFiles, moto_server: Moto, workdir: Path
 ) -> None:
-    async with Client(stdio_params(aws_files, moto_server, workdir, "--read-only"), mode="legacy") as client:
+    async with Client(
+        stdio_params(aws_files, moto_server, workdir, "--read-only"), mode="legacy"
+    ) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert "execute_aws_write_command" not in names
         assert "READ-ONLY" in (client.instructions or "")
@@ -198,8 +210,16 @@ async def test_progress_is_reported_and_timeout_is_clear(
     aws_files: AwsFiles, moto_server: Moto, workdir: Path, direct: Engine
 ) -> None:
     instance = direct.run(
-        ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--query", "Instances[0].InstanceId",
-         "--output", "text"]
+        [
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-12c6146b",
+            "--query",
+            "Instances[0].InstanceId",
+            "--output",
+            "text",
+        ]
     ).text.strip()
     assert direct.run(["ec2", "stop-instances", "--instance-ids", instance]).ok
     updates: list[tuple[float, str | None]] = []
@@ -207,7 +227,9 @@ async def test_progress_is_reported_and_timeout_is_clear(
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         updates.append((progress, message))
 
-    async with Client(stdio_params(aws_files, moto_server, workdir, "--timeout", "3"), mode="legacy") as client:
+    async with Client(
+        stdio_params(aws_files, moto_server, workdir, "--timeout", "3"), mode="legacy"
+    ) as client:
         started = time.perf_counter()
         result = await client.call_tool(
             "execute_aws_read_command",
@@ -226,8 +248,16 @@ async def test_cancelled_request_stops_the_command(
     aws_files: AwsFiles, moto_server: Moto, workdir: Path, direct: Engine, tmp_path: Path
 ) -> None:
     instance = direct.run(
-        ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--query", "Instances[0].InstanceId",
-         "--output", "text"]
+        [
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-12c6146b",
+            "--query",
+            "Instances[0].InstanceId",
+            "--output",
+            "text",
+        ]
     ).text.strip()
     assert direct.run(["ec2", "stop-instances", "--instance-ids", instance]).ok
     audit = tmp_path / "audit.jsonl"
@@ -239,17 +269,26 @@ async def test_cancelled_request_stops_the_command(
                 {"command": f"ec2 wait instance-running --instance-ids {instance}"},
             )
         # The server is still responsive, and records the call as cancelled.
-        quick = await client.call_tool("execute_aws_read_command", {"command": "s3api list-buckets"})
+        quick = await client.call_tool(
+            "execute_aws_read_command", {"command": "s3api list-buckets"}
+        )
         assert not quick.is_error
         deadline = time.monotonic() + 5
         records: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
-            records = [json.loads(line) for line in audit.read_text().splitlines()] if audit.exists() else []
+            records = (
+                [json.loads(line) for line in audit.read_text().splitlines()]
+                if audit.exists()
+                else []
+            )
             if any(r.get("status") == "cancelled" for r in records):
                 break
             await anyio.sleep(0.1)
     cancelled = [r for r in records if r.get("status") == "cancelled"]
-    assert cancelled and cancelled[0]["operation"] in ("wait instance-running", "instance-running", None) or cancelled
+    assert (
+        cancelled
+        and cancelled[0]["operation"] in ("wait instance-running", "instance-running", None)
+    ) or cancelled
     assert all("secret" not in json.dumps(r) for r in records)
 
 
@@ -268,11 +307,21 @@ def _confirmer(action: str, confirm: bool = True) -> Any:
 
 @pytest.mark.parametrize(
     ("action", "confirm", "created"),
-    [("accept", True, True), ("accept", False, False), ("decline", True, False), ("cancel", True, False)],
+    [
+        ("accept", True, True),
+        ("accept", False, False),
+        ("decline", True, False),
+        ("cancel", True, False),
+    ],
 )
 async def test_elicitation_confirms_writes(
-    aws_files: AwsFiles, moto_server: Moto, workdir: Path, direct: Engine,
-    action: str, confirm: bool, created: bool,
+    aws_files: AwsFiles,
+    moto_server: Moto,
+    workdir: Path,
+    direct: Engine,
+    action: str,
+    confirm: bool,
+    created: bool,
 ) -> None:
     bucket = unique("elicit")
     callback = _confirmer(action, confirm)
@@ -296,7 +345,9 @@ async def test_writes_run_on_the_annotation_when_the_client_cannot_elicit(
     params = stdio_params(aws_files, moto_server, workdir, "--confirm-writes")
     async with Client(params, mode="legacy") as client:
         assert "elicitation" in (client.instructions or "")
-        result = await client.call_tool("execute_aws_write_command", {"command": f"s3 mb s3://{bucket}"})
+        result = await client.call_tool(
+            "execute_aws_write_command", {"command": f"s3 mb s3://{bucket}"}
+        )
     assert not result.is_error, text_of(result)
     assert bucket in buckets(direct)
 
@@ -306,7 +357,9 @@ async def test_output_over_the_cap_says_how_to_narrow_it(
 ) -> None:
     params = stdio_params(aws_files, moto_server, workdir, "--output-cap", "2000")
     async with Client(params, mode="legacy") as client:
-        result = await client.call_tool("execute_aws_read_command", {"command": "ec2 describe-regions"})
+        result = await client.call_tool(
+            "execute_aws_read_command", {"command": "ec2 describe-regions"}
+        )
     text = text_of(result)
     assert not result.is_error
     assert "output truncated" in text and "--query" in text and "--max-items" in text
@@ -317,7 +370,9 @@ async def test_modern_protocol_generation_works_too(
     aws_files: AwsFiles, moto_server: Moto, workdir: Path
 ) -> None:
     async with Client(stdio_params(aws_files, moto_server, workdir)) as client:
-        result = await client.call_tool("execute_aws_read_command", {"command": "s3api list-buckets"})
+        result = await client.call_tool(
+            "execute_aws_read_command", {"command": "s3api list-buckets"}
+        )
         version = client.protocol_version
     assert not result.is_error, text_of(result)
     assert version
