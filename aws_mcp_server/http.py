@@ -57,7 +57,9 @@ MAX_BODY_BYTES = 1024 * 1024
 command itself is capped at 10,000 characters."""
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
-"""On SIGINT/SIGTERM, running requests get this long to finish before they are cancelled."""
+"""On SIGINT/SIGTERM, plain JSON requests in flight get this long to finish before they are
+cancelled. Streamed (SSE) responses are closed at once by sse-starlette, which cancels a command
+running on one (the audit log records it `cancelled`) instead of holding shutdown for idle streams."""
 
 MCP_PATH = "/mcp"
 SSE_PATH = "/sse-transport/sse"
@@ -259,8 +261,9 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
 
 
 def _log_config(level: str) -> dict[str, Any]:
-    # uvicorn's default sends the access log to stdout; everything goes to stderr here. The SDK
-    # logs every stateless exchange at INFO ("Terminating session: None"): only DEBUG shows that.
+    # uvicorn's default sends the access log to stdout; everything goes to stderr here. The access
+    # log, and the SDK's INFO line for every stateless exchange ("Terminating session: None"),
+    # show only at DEBUG.
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
@@ -277,7 +280,10 @@ def _log_config(level: str) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
             "uvicorn.error": {"level": "INFO"},
-            "uvicorn.access": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+            "uvicorn.access": {
+                "handlers": ["stderr"], "level": "INFO" if level == "DEBUG" else "WARNING",
+                "propagate": False,
+            },
             "mcp": {"level": "DEBUG" if level == "DEBUG" else "WARNING"},
         },
     }
