@@ -1,0 +1,322 @@
+"""The HTTP transports: one ASGI app, served by uvicorn, safe by default.
+
+    app = build_app(settings, server)        # for tests and embedding
+    run_http(settings, server)               # `aws-mcp-server --transport http`
+
+Routes (every MCP path behind the same Host/Origin check, body limit and optional bearer token):
+
+    /mcp                      streamable HTTP (POST, GET stream, DELETE); both protocol generations
+                              (initialize-based up to 2025-11-25, and 2026-07-28); sessions unless
+                              --stateless
+    POST /                    plain JSON-RPC for simple clients: one request in, one JSON response
+                              out, no session, no initialize needed, no SSE framing
+    GET  /sse-transport/sse   the legacy SSE transport (2024-11-05); it tells the client to POST
+    POST /sse-transport/messages                                          its messages here
+    GET  /health              liveness and versions; no token, no MCP
+
+All MCP handling is the SDK's: its session managers (a stateless JSON-response one serves
+`POST /`), its SSE transport, its DNS-rebinding check, body limit and bearer-auth middleware.
+This module only wires them together and decides the safety settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+import logging
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.provider import AccessToken
+from mcp.server.lowlevel.server import Server
+from mcp.server.sse import SseServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from aws_mcp_server import __version__
+from aws_mcp_server.driver import AWSCLI_VERSION
+from aws_mcp_server.errors import ConfigError
+from aws_mcp_server.settings import Settings
+
+log = logging.getLogger("aws_mcp_server.http")
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest request body accepted on any MCP path (413 above it). A tool call is a few KiB; the
+command itself is capped at 10,000 characters."""
+
+GRACEFUL_SHUTDOWN_SECONDS = 10
+"""On SIGINT/SIGTERM, plain JSON requests in flight get this long to finish before they are
+cancelled. Streamed (SSE) responses are closed at once by sse-starlette, which cancels a command
+running on one (the audit log records it `cancelled`) instead of holding shutdown for idle streams."""
+
+MCP_PATH = "/mcp"
+SSE_PATH = "/sse-transport/sse"
+SSE_MESSAGES_PATH = "/sse-transport/messages"
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1); False for anything else."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings) -> None:
+    """Refuse a non-loopback bind without a token unless --allow-remote says so."""
+    if is_loopback(settings.host) or settings.auth_token or settings.allow_remote:
+        return
+    raise ConfigError(
+        f"refusing to listen on {settings.host!r} without an auth token: anyone who can reach "
+        "that address could run AWS commands with this machine's credentials.",
+        rule="http.remote-bind",
+        fix="Pass --auth-token TOKEN (or set AWS_MCP_AUTH_TOKEN); or --allow-remote if a proxy in "
+        "front of this server authenticates every request; or bind --host 127.0.0.1.",
+    )
+
+
+def _host_header_form(host: str) -> str:
+    """How `host` appears in a Host header: IPv6 literals are bracketed."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower()
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def security_settings(settings: Settings) -> TransportSecuritySettings:
+    """The DNS-rebinding check: loopback names and the bound host, with any port.
+
+    A web page the user visits can make their browser send requests to 127.0.0.1 under a
+    hostname the attacker controls (DNS rebinding); such requests carry that foreign Host, and a
+    cross-site Origin, so both are checked against what this server is really called. A wildcard
+    bind (0.0.0.0, ::) adds only the machine's own hostname: bind a specific address to be
+    reachable under it.
+    """
+    hosts = list(_LOOPBACK_HOSTS)
+    if settings.host in _WILDCARD_HOSTS:
+        hosts.append(socket.gethostname().lower())
+    else:
+        hosts.append(_host_header_form(settings.host))
+    hosts = list(dict.fromkeys(hosts))
+    allowed_hosts = [form for host in hosts for form in (host, f"{host}:*")]
+    allowed_origins = [
+        form
+        for host in hosts
+        for scheme in ("http", "https")
+        for form in (f"{scheme}://{host}", f"{scheme}://{host}:*")
+    ]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
+    )
+
+
+class StaticTokenVerifier:
+    """The SDK's TokenVerifier for one shared secret (`--auth-token`)."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = token.encode("utf-8")
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        # Constant time, so response timing does not reveal how much of a guess was right.
+        if not hmac.compare_digest(token.encode("utf-8"), self._expected):
+            return None
+        # The secret itself is not kept in the request state; every holder is one principal.
+        return AccessToken(token="static", client_id="auth-token", scopes=[])
+
+
+class _Asgi:
+    """A raw ASGI callable as a Route endpoint (Route would treat a bound method as a handler)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class _AlwaysJson:
+    """`POST /` answers JSON whatever the client's Accept says.
+
+    Bare clients (curl sends `*/*`, some send nothing) do not ask for `application/json`, which
+    the SDK's JSON-response mode otherwise insists on with a 406.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(key, value) for key, value in scope["headers"] if key != b"accept"]
+        headers.append((b"accept", b"application/json"))
+        await self.app({**scope, "headers": headers}, receive, send)
+
+
+class _SseEndpoint:
+    """GET /sse-transport/sse: one legacy SSE connection, served until the client goes away."""
+
+    def __init__(self, transport: SseServerTransport, server: Server[Any]) -> None:
+        self.transport = transport
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connected = False
+        try:
+            async with self.transport.connect_sse(scope, receive, send) as (read, write):
+                connected = True
+                await self.server.run(read, write, self.server.create_initialization_options())
+        except ValueError:
+            # connect_sse has already answered a refused Host/Origin (421/403) and then raises;
+            # that is a handled request, not a crash. Anything after connecting is.
+            if connected:
+                raise
+
+
+def _lowlevel(server: MCPServer) -> Server[Any]:
+    # The session managers and the SSE transport take the low-level Server. MCPServer builds its
+    # own apps from it but exposes no public handle; its sse_app mounts messages at a
+    # trailing-slash path (so `POST /sse-transport/messages` would be a redirect) and lets the
+    # rebinding refusal escape as an exception, and its streamable_http_app keeps one manager.
+    return server._lowlevel_server
+
+
+def build_app(settings: Settings, server: MCPServer) -> Starlette:
+    """The whole HTTP surface as one Starlette app; its lifespan runs both session managers."""
+    lowlevel = _lowlevel(server)
+    security = security_settings(settings)
+    streamable = StreamableHTTPSessionManager(
+        app=lowlevel,
+        stateless=settings.stateless,
+        security_settings=security,
+        max_request_body_size=MAX_BODY_BYTES,
+    )
+    # POST / is the same JSON-RPC, one exchange per request: the SDK's stateless, JSON-response
+    # mode is exactly that (no session header, no initialize required, no SSE framing).
+    plain = StreamableHTTPSessionManager(
+        app=lowlevel,
+        stateless=True,
+        json_response=True,
+        security_settings=security,
+        max_request_body_size=MAX_BODY_BYTES,
+    )
+    sse = SseServerTransport(
+        SSE_MESSAGES_PATH, security_settings=security, max_request_body_size=MAX_BODY_BYTES
+    )
+
+    def guarded(app: ASGIApp) -> ASGIApp:
+        if not settings.auth_token:
+            return app
+        # 401 with `WWW-Authenticate: Bearer ...` unless the AuthenticationMiddleware below
+        # accepted the request's bearer token.
+        return RequireAuthMiddleware(app, required_scopes=[])
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "name": "aws-mcp-server",
+                "version": __version__,
+                "awscli": AWSCLI_VERSION,
+                "stateless": settings.stateless,
+            }
+        )
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route(MCP_PATH, guarded(StreamableHTTPASGIApp(streamable))),
+        Route("/", guarded(_AlwaysJson(StreamableHTTPASGIApp(plain))), methods=["POST"]),
+        Route(SSE_PATH, guarded(_SseEndpoint(sse, lowlevel)), methods=["GET"]),
+        Route(SSE_MESSAGES_PATH, guarded(_Asgi(sse.handle_post_message)), methods=["POST"]),
+    ]
+    middleware = []
+    if settings.auth_token:
+        verifier = StaticTokenVerifier(settings.auth_token)
+        middleware.append(Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Without this the managers' task groups never start and every /mcp request is a 500.
+        async with streamable.run(), plain.run():
+            yield
+
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    # uvicorn's default sends the access log to stdout; everything goes to stderr here. The access
+    # log, and the SDK's INFO line for every stateless exchange ("Terminating session: None"),
+    # show only at DEBUG.
+    config: dict[str, Any] = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {
+                "handlers": ["stderr"], "level": "INFO" if level == "DEBUG" else "WARNING",
+                "propagate": False,
+            },
+            "mcp": {"level": "DEBUG" if level == "DEBUG" else "WARNING"},
+        },
+    }
+    return config
+
+
+def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_config=_log_config(settings.log_level),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        server_header=False,
+    )
+
+
+def run_http(settings: Settings, server: MCPServer) -> None:
+    """Serve until SIGINT/SIGTERM; raises ConfigError for an unsafe bind before listening."""
+    check_bind(settings)
+    if not is_loopback(settings.host):
+        if settings.auth_token:
+            log.warning(
+                "listening on %s: the bearer token travels in clear text unless a TLS proxy is "
+                "in front", settings.host,
+            )
+        else:
+            log.warning("listening on %s WITHOUT a token (--allow-remote)", settings.host)
+    log.info(
+        "HTTP on http://%s:%s (streamable HTTP %s%s, plain JSON-RPC /, SSE %s)%s",
+        _host_header_form(settings.host), settings.port, MCP_PATH,
+        " stateless" if settings.stateless else "", SSE_PATH,
+        "; bearer token required" if settings.auth_token else "",
+    )
+    uvicorn.Server(uvicorn_config(settings, build_app(settings, server))).run()
