@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from mcp.server import MCPServer
@@ -54,6 +54,19 @@ PROFILES_DESCRIPTION = (
     "(static-keys, sso, assume-role, web-identity, credential-process) and which is the default. "
     "Never returns secrets."
 )
+
+
+CommandArg = Annotated[
+    str,
+    Field(description="The AWS CLI command without the leading `aws`, e.g. `s3api list-buckets`."),
+]
+ProfileArg = Annotated[
+    str | None,
+    Field(description="An AWS profile from list_aws_profiles. Default: the default profile."),
+]
+RegionArg = Annotated[
+    str | None, Field(description="An AWS region such as eu-west-1. Default: the profile's region.")
+]
 
 
 class Confirmation(BaseModel):
@@ -312,9 +325,9 @@ def build_server(
         ),
     )
     async def execute_aws_read_command(
-        command: str,
-        profile: str | None = None,
-        region: str | None = None,
+        command: CommandArg,
+        profile: ProfileArg = None,
+        region: RegionArg = None,
         ctx: Context | None = None,
     ) -> CallToolResult:
         return await tools.execute("execute_aws_read_command", command, profile, region, ctx)
@@ -333,9 +346,9 @@ def build_server(
             ),
         )
         async def execute_aws_write_command(
-            command: str,
-            profile: str | None = None,
-            region: str | None = None,
+            command: CommandArg,
+            profile: ProfileArg = None,
+            region: RegionArg = None,
             ctx: Context | None = None,
         ) -> CallToolResult:
             return await tools.execute("execute_aws_write_command", command, profile, region, ctx)

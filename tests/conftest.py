@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Scrub before anything imports awscli or botocore: both read the environment at import time.
 for _name in list(os.environ):
@@ -172,6 +173,27 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert not os.environ["AWS_CONFIG_FILE"].startswith(os.path.expanduser("~/.aws"))
+
+
+def stopped_instance(engine: Any) -> str:
+    """A stopped EC2 instance in moto: `ec2 wait instance-running` on it never succeeds."""
+    run = engine.run(
+        [
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-12c6146b",
+            "--query",
+            "Instances[0].InstanceId",
+            "--output",
+            "text",
+        ]
+    )
+    assert run.ok, run.stderr
+    instance = str(run.text.strip())
+    stopped = engine.run(["ec2", "stop-instances", "--instance-ids", instance])
+    assert stopped.ok, stopped.stderr
+    return instance
 
 
 @pytest.fixture

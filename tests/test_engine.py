@@ -19,7 +19,7 @@ import pytest
 from aws_mcp_server import capture
 from aws_mcp_server.engine import Engine, RunResult
 from aws_mcp_server.settings import Settings, load
-from tests.conftest import AwsFiles, Moto
+from tests.conftest import AwsFiles, Moto, stopped_instance
 
 
 @pytest.fixture
@@ -395,27 +395,8 @@ def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
 # --- deadline and cancellation ------------------------------------------------------------
 
 
-def _stopped_instance(engine: Engine) -> str:
-    instance = ok(
-        engine.run(
-            [
-                "ec2",
-                "run-instances",
-                "--image-id",
-                "ami-12c6146b",
-                "--query",
-                "Instances[0].InstanceId",
-                "--output",
-                "text",
-            ]
-        )
-    ).text.strip()
-    ok(engine.run(["ec2", "stop-instances", "--instance-ids", instance]))
-    return instance
-
-
 def test_waiter_stops_at_the_deadline_and_the_engine_stays_responsive(engine: Engine) -> None:
-    instance = _stopped_instance(engine)
+    instance = stopped_instance(engine)
     started = time.perf_counter()
     call = engine.start(["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=3)
     # While the waiter waits, other calls go through.
@@ -433,7 +414,7 @@ def test_waiter_stops_at_the_deadline_and_the_engine_stays_responsive(engine: En
 
 
 def test_cancel_stops_a_waiter(engine: Engine) -> None:
-    instance = _stopped_instance(engine)
+    instance = stopped_instance(engine)
     call = engine.start(["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=60)
     time.sleep(0.5)
     cancelled_at = time.perf_counter()
@@ -446,7 +427,7 @@ def test_cancel_stops_a_waiter(engine: Engine) -> None:
 
 
 def test_cancelling_the_awaiting_task_stops_the_call(engine: Engine) -> None:
-    instance = _stopped_instance(engine)
+    instance = stopped_instance(engine)
     holder: dict[str, float] = {}
 
     async def main() -> None:
@@ -470,7 +451,7 @@ def test_async_run_returns_the_result(engine: Engine) -> None:
 
 def test_cap_on_calls_in_flight(aws_env: AwsFiles, moto_server: Moto, tmp_path: Path) -> None:
     engine = Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path, max_concurrency=1))
-    instance = _stopped_instance(engine)
+    instance = stopped_instance(engine)
     call = engine.start(["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=60)
     from aws_mcp_server.errors import EngineError
 

@@ -15,7 +15,7 @@ from mcp import Client
 
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.settings import Settings
-from tests.conftest import AwsFiles, Moto
+from tests.conftest import AwsFiles, Moto, stopped_instance
 from tests.mcp_helpers import stdio_params, text_of
 
 pytestmark = pytest.mark.anyio
@@ -209,19 +209,7 @@ async def test_read_only_mode_hides_the_write_tool(
 async def test_progress_is_reported_and_timeout_is_clear(
     aws_files: AwsFiles, moto_server: Moto, workdir: Path, direct: Engine
 ) -> None:
-    instance = direct.run(
-        [
-            "ec2",
-            "run-instances",
-            "--image-id",
-            "ami-12c6146b",
-            "--query",
-            "Instances[0].InstanceId",
-            "--output",
-            "text",
-        ]
-    ).text.strip()
-    assert direct.run(["ec2", "stop-instances", "--instance-ids", instance]).ok
+    instance = stopped_instance(direct)
     updates: list[tuple[float, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -247,19 +235,7 @@ async def test_progress_is_reported_and_timeout_is_clear(
 async def test_cancelled_request_stops_the_command(
     aws_files: AwsFiles, moto_server: Moto, workdir: Path, direct: Engine, tmp_path: Path
 ) -> None:
-    instance = direct.run(
-        [
-            "ec2",
-            "run-instances",
-            "--image-id",
-            "ami-12c6146b",
-            "--query",
-            "Instances[0].InstanceId",
-            "--output",
-            "text",
-        ]
-    ).text.strip()
-    assert direct.run(["ec2", "stop-instances", "--instance-ids", instance]).ok
+    instance = stopped_instance(direct)
     audit = tmp_path / "audit.jsonl"
     params = stdio_params(aws_files, moto_server, workdir, "--audit-log", str(audit))
     async with Client(params, mode="legacy") as client:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.settings import Settings
-from tests.conftest import AwsFiles, Moto
+from tests.conftest import AwsFiles, Moto, stopped_instance
 from tests.mcp_helpers import ROOT, server_env
 
 
@@ -37,19 +37,7 @@ def test_a_full_session_puts_only_json_rpc_on_stdout_and_exits_when_stdin_closes
     assert direct.run(
         ["s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", str(body)]
     ).ok
-    instance = direct.run(
-        [
-            "ec2",
-            "run-instances",
-            "--image-id",
-            "ami-12c6146b",
-            "--query",
-            "Instances[0].InstanceId",
-            "--output",
-            "text",
-        ]
-    ).text.strip()
-    assert direct.run(["ec2", "stop-instances", "--instance-ids", instance]).ok
+    instance = stopped_instance(direct)
 
     proc = subprocess.Popen(
         [
