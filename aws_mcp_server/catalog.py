@@ -24,7 +24,7 @@ import argparse
 import difflib
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -91,9 +91,7 @@ class _Tables:
         # `--version` would print and exit inside argparse: make it a plain flag we can see.
         main.add_argument("--version", action="store_true", dest="version")
         self.main_parser = _quiet(main)
-        self.global_names = sorted(
-            a.cli_name for a in self.driver._get_argument_table().values()
-        )
+        self.global_names = sorted(a.cli_name for a in self.driver._get_argument_table().values())
         self.parsers: dict[tuple[int, bool], argparse.ArgumentParser] = {}
 
     def service_parser(self, command: Any) -> argparse.ArgumentParser:
@@ -105,10 +103,32 @@ class _Tables:
         return parser
 
     def operation_parser(self, command: Any, relaxed: bool) -> argparse.ArgumentParser:
+        def build(table: Any) -> argparse.ArgumentParser:
+            parser: argparse.ArgumentParser = awscli.argparser.ArgTableArgParser(table)
+            command._add_help(parser)
+            return parser
+
+        return self._table_parser(command, command.arg_table, relaxed, build)
+
+    def basic_parser(self, command: Any, relaxed: bool) -> argparse.ArgumentParser:
+        def build(table: Any) -> argparse.ArgumentParser:
+            parser: argparse.ArgumentParser = awscli.argparser.ArgTableArgParser(
+                table, command.subcommand_table
+            )
+            return parser
+
+        return self._table_parser(command, _custom_arg_table(command), relaxed, build)
+
+    def _table_parser(
+        self,
+        command: Any,
+        table: Any,
+        relaxed: bool,
+        build: Callable[[Any], argparse.ArgumentParser],
+    ) -> argparse.ArgumentParser:
         key = (id(command), relaxed)
         parser = self.parsers.get(key)
         if parser is None:
-            table = command.arg_table
             saved = {name: arg.required for name, arg in table.items()}
             if relaxed:
                 # What awscli's `before-building-argument-table-parser` handlers do for
@@ -116,31 +136,10 @@ class _Tables:
                 for arg in table.values():
                     arg.required = False
             try:
-                parser = awscli.argparser.ArgTableArgParser(table)
-                command._add_help(parser)
+                parser = build(table)
             finally:
                 for name, arg in table.items():
-                    if arg.required != saved[name]:
-                        arg.required = saved[name]
-            parser = _quiet(parser)
-            self.parsers[key] = parser
-        return parser
-
-    def basic_parser(self, command: Any, relaxed: bool) -> argparse.ArgumentParser:
-        key = (id(command), relaxed)
-        parser = self.parsers.get(key)
-        if parser is None:
-            table = command.arg_table
-            saved = {name: arg.required for name, arg in table.items()}
-            if relaxed:
-                for arg in table.values():
-                    arg.required = False
-            try:
-                parser = awscli.argparser.ArgTableArgParser(table, command.subcommand_table)
-            finally:
-                for name, arg in table.items():
-                    if arg.required != saved[name]:
-                        arg.required = saved[name]
+                    arg.required = saved[name]
             parser = _quiet(parser)
             self.parsers[key] = parser
         return parser
@@ -338,8 +337,7 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
             raise ValidationError(
                 f"unknown command {word!r}: not an AWS CLI service",
                 rule="validation:unknown-service",
-                fix=_did_you_mean(word, tables.commands)
-                or "Run `help` for the list of services.",
+                fix=_did_you_mean(word, tables.commands) or "Run `help` for the list of services.",
             ) from None
         if "required" in text:
             raise ValidationError(
@@ -419,7 +417,15 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
                 signing_name=signing_name,
             )
         return _resolve_command(
-            tables, argv, op, rest, path, service, op_name, botocore_service, signing_name,
+            tables,
+            argv,
+            op,
+            rest,
+            path,
+            service,
+            op_name,
+            botocore_service,
+            signing_name,
             global_options,
         )
 
@@ -668,8 +674,9 @@ def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
     message = text or f"awscli refused the command (exit {rc})"
     first, _, more = message.partition("\n")
     if first.startswith("Parameter validation failed") and more:
-        first, more = f"parameter validation failed: {more.splitlines()[0]}", "\n".join(
-            more.splitlines()[1:]
+        first, more = (
+            f"parameter validation failed: {more.splitlines()[0]}",
+            "\n".join(more.splitlines()[1:]),
         )
     raise ValidationError(
         first,
