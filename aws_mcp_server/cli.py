@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         help="ask the user (MCP elicitation) before every write",
     )
     safety.add_argument(
+        "--sensitive-reads",
+        choices=("allow", "approve", "refuse"),
+        help="reads that return secrets or tokens: allow (default) on either tool, approve (write "
+        "tool only), refuse (never)",
+    )
+    safety.add_argument(
         "--allow-services", type=_csv, help="only these services (comma-separated CLI names)"
     )
     safety.add_argument("--deny-services", type=_csv, help="never these services")
@@ -117,6 +123,7 @@ SERVE_FLAGS = (
     "profile_allowlist",
     "read_only",
     "confirm_writes",
+    "sensitive_reads",
     "allow_services",
     "deny_services",
     "allow_operations",

@@ -27,6 +27,9 @@ from aws_mcp_server.settings import Settings
 
 log = logging.getLogger(__name__)
 
+READ_TOOL = "execute_aws_read_command"
+WRITE_TOOL = "execute_aws_write_command"
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -42,10 +45,22 @@ class Decision:
     sensitive: bool = False
     fix: str = ""
     resolved: Resolved | None = None
+    approval: bool = False
+    """The user must approve it: a write, or a sensitive read under `--sensitive-reads approve`.
+    Only the write tool runs it (clients gate that tool; `--confirm-writes` asks the user)."""
 
     @property
     def is_read(self) -> bool:
         return self.verdict == "read"
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """The tools that would run this command."""
+        if self.verdict == "reject":
+            return ()
+        if self.approval:
+            return (WRITE_TOOL,)
+        return (READ_TOOL, WRITE_TOOL)
 
     @property
     def is_reject(self) -> bool:
@@ -61,6 +76,7 @@ class Decision:
             "rule": self.rule,
             "reason": self.reason,
             "sensitive": self.sensitive,
+            "tools": list(self.tools),
         }
         if self.fix:
             data["fix"] = self.fix
@@ -68,8 +84,18 @@ class Decision:
 
 
 def _decision(
-    text: str, argv: Sequence[str], verdict: Verdict, resolved: Resolved | None = None
+    text: str,
+    argv: Sequence[str],
+    verdict: Verdict,
+    resolved: Resolved | None = None,
+    settings: Settings | None = None,
 ) -> Decision:
+    approval = verdict.verdict == "write" or (
+        verdict.verdict == "read"
+        and verdict.sensitive
+        and settings is not None
+        and settings.sensitive_reads == "approve"
+    )
     return Decision(
         command=text,
         argv=tuple(argv),
@@ -81,6 +107,7 @@ def _decision(
         sensitive=verdict.sensitive,
         fix=verdict.fix,
         resolved=resolved,
+        approval=approval,
     )
 
 
@@ -116,7 +143,7 @@ def decide(text: str, settings: Settings, *, validate: bool = True) -> Decision:
         if validate:
             catalog.validate(resolved, argv=run_argv)
         verdict = policy.check_verdict(classify(resolved), resolved, settings)
-        return _decision(text, run_argv, verdict, resolved)
+        return _decision(text, run_argv, verdict, resolved, settings)
     except AwsMcpError as err:
         default = "parse" if not argv else "validation"
         return _decision(text, argv, _from_error(err, resolved, default), resolved)
@@ -136,7 +163,8 @@ CLASSIFY_USAGE = """\
 usage: aws-mcp-server classify [COMMAND ...]
 
 Print how each command would be classified (read / write / reject), one JSON object per line:
-command, verdict, service, operation, rule, reason, sensitive (and fix, for a reject).
+command, verdict, service, operation, rule, reason, sensitive, tools (the tools that would run
+it, under the server's settings) and, for a reject, fix.
 Each argument is one command (quote it: 'ec2 describe-instances'); several arguments with no
 spaces in any are taken as the words of one command. With no argument or `-`, commands are read
 from standard input, one per line, and each line gets exactly one answer, in order.

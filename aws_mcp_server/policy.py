@@ -701,6 +701,15 @@ def check_verdict(verdict: Verdict, resolved: Resolved, settings: Settings) -> V
                 fix="use one of the allowed services or operations",
                 **where,
             )
+    if verdict.sensitive and verdict.verdict == "read" and settings.sensitive_reads == "refuse":
+        return reject(
+            "mode:sensitive-refused",
+            f"the server refuses reads that return secrets or credentials-derived values "
+            f"({verdict.reason})",
+            fix="the server's operator set --sensitive-reads refuse (AWS_MCP_SENSITIVE_READS); "
+            "read the secret outside this server",
+            **where,
+        )
     if settings.read_only and verdict.verdict == "write":
         return reject(
             "mode:read-only",

@@ -204,7 +204,14 @@ class Tools:
                 f"Refused: this command is classified write ({decision.rule}: {decision.reason}). "
                 "The read tool runs only reads; use execute_aws_write_command to run it."
             )
-        if confirm and decision.verdict == "write":
+        if tool == "execute_aws_read_command" and decision.approval:
+            self._audit(**base, refused="needs-approval")
+            raise ToolError(
+                f"Refused: this read returns secrets or credentials-derived values "
+                f"({decision.reason}), and the server asks the user to approve those "
+                "(--sensitive-reads approve). Use execute_aws_write_command to run it."
+            )
+        if confirm and decision.approval:
             await self._confirm(decision, use_profile, use_region, ctx)
         try:
             result = await self._run(decision, use_profile, use_region, ctx)

@@ -17,6 +17,11 @@ from typing import Any
 
 from aws_mcp_server.errors import ConfigError
 
+SENSITIVE_READS = ("allow", "approve", "refuse")
+"""What happens to a read whose output is a secret or grants access (`--sensitive-reads`):
+`allow` runs it on either tool, `approve` runs it only on the write tool (which clients gate behind
+the user's approval, and `--confirm-writes` confirms), `refuse` runs it on neither."""
+
 DEFAULT_OUTPUT_CAP = 100_000
 """Bytes of command output handed to the model: about 25k tokens, a quarter of a small context."""
 
@@ -53,6 +58,7 @@ class Settings:
     deny_operations: tuple[str, ...] = ()
     profile_allowlist: tuple[str, ...] = ()
     confirm_writes: bool = False
+    sensitive_reads: str = "allow"
     audit_log: Path | None = None
     sandbox: bool = False
     log_level: str = "INFO"
@@ -73,6 +79,12 @@ class Settings:
             raise ConfigError("output cap must be at least 1000 bytes", rule="settings.output_cap")
         if not 1 <= self.max_concurrency <= 256:
             raise ConfigError("max concurrency must be 1-256", rule="settings.max_concurrency")
+        if self.sensitive_reads not in SENSITIVE_READS:
+            raise ConfigError(
+                f"sensitive reads must be one of {', '.join(SENSITIVE_READS)}, "
+                f"not {self.sensitive_reads!r}",
+                rule="settings.sensitive_reads",
+            )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(
                 f"log level must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}",
@@ -141,6 +153,7 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "deny_operations": ("AWS_MCP_DENY_OPERATIONS", _list),
     "profile_allowlist": ("AWS_MCP_PROFILES", _list),
     "confirm_writes": ("AWS_MCP_CONFIRM_WRITES", _bool),
+    "sensitive_reads": ("AWS_MCP_SENSITIVE_READS", _text),
     "audit_log": ("AWS_MCP_AUDIT_LOG", _path),
     "sandbox": ("AWS_MCP_SANDBOX", _bool),
     "log_level": ("AWS_MCP_LOG_LEVEL", _text),
@@ -164,6 +177,8 @@ def load(
             if name not in _ENV:
                 raise ConfigError(f"unknown setting {name!r}", rule="settings")
             values[name] = value
+    if "sensitive_reads" in values:
+        values["sensitive_reads"] = str(values["sensitive_reads"]).strip().lower()
     if "log_level" in values:
         values["log_level"] = str(values["log_level"]).upper()
     return Settings(**values)
