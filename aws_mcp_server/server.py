@@ -185,7 +185,8 @@ class Tools:
         # before anything is sent: botocore validates every request in-process before sending it,
         # so an invalid value still never reaches AWS. It is kept where a human will be asked.
         confirm = tool == "execute_aws_write_command" and self.settings.confirm_writes
-        decision = decide(command, self.settings, validate=confirm)
+        # The tool's own region wins over a --region in the command (the plan puts it last).
+        decision = decide(command, self.settings, validate=confirm, region=region)
         base = {
             "tool": tool,
             "profile": use_profile,
@@ -266,7 +267,8 @@ class Tools:
     async def _run(
         self, decision: Decision, profile: str | None, region: str | None, ctx: Context | None
     ) -> RunResult:
-        call = self.engine.start(list(decision.argv), profile=profile, region=region)
+        assert decision.plan is not None  # only a reject has no plan, and rejects never run
+        call = self.engine.start(decision.plan, profile=profile, region=region)
         done = anyio.Event()
 
         async def progress() -> None:
