@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_mcp_server import capture
 
@@ -255,11 +256,16 @@ def _check_token(**kwargs: Any) -> None:
         ctx.token.check()
 
 
-def _count_request(**kwargs: Any) -> None:
+def _count_request(request: Any = None, **kwargs: Any) -> None:
     ctx = capture.current()
     if ctx is not None:
         ctx.token.check()
         ctx.requests += 1
+        url = getattr(request, "url", None)
+        if isinstance(url, str):
+            parts = urlsplit(url)
+            where = f"{parts.scheme}://{parts.netloc}"
+            ctx.hosts[where] = ctx.hosts.get(where, 0) + 1
 
 
 _TIMEOUT_STEPS = (1, 2, 5, 10, 20, 30, 60)

@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
@@ -49,6 +49,8 @@ class RunResult:
     status: Status
     stdout_size: int
     """The true size of everything the command wrote to stdout, in bytes."""
+    hosts: dict[str, int] = field(default_factory=dict)
+    """HTTP requests sent, per `scheme://host:port`."""
 
     @property
     def ok(self) -> bool:
@@ -258,6 +260,7 @@ class _Call:
             duration=duration,
             status=status,
             stdout_size=self.ctx.stdout.size,
+            hosts=dict(self.ctx.hosts),
         )
 
 

@@ -468,7 +468,9 @@ def check_endpoint(
         or any(c.isspace() for c in url)
     ):
         return reject("endpoint:invalid", f"{option} {url!r} is not a plain http(s) URL", fix=fix)
-    if host == "localhost" or host.endswith(".localhost"):
+    # Exactly `localhost`, which the resolver answers from the hosts file; a name under
+    # `.localhost` would be looked up in DNS, whose answer can be anything.
+    if host.lower() == "localhost":
         return None
     try:
         if ipaddress.ip_address(host).is_loopback:
