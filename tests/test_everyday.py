@@ -5,9 +5,10 @@ Each test drives the real MCP server in-process with the official client, calls
 and then looks at the world independently: boto3 clients pointed at moto for remote state, the
 workdir for local files. A command that is classified right but does not work fails here.
 
-State a test needs is arranged with boto3, not with the tools, so that one broken command fails its
-own test and not every test that happens to use it. Names are unique per test; one moto serves the
-whole session.
+The state a command needs is arranged with boto3 rather than with the tools, so that one broken
+command fails its own test and not every test that happens to use it; lifecycle tests (create, read
+back, delete) chain tool calls and check moto after each write. Names are unique per test; one moto
+serves the whole session.
 """
 
 from __future__ import annotations
