@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -89,10 +89,9 @@ def main() -> int:
     server, endpoint = start_moto()
     import boto3
 
+    from aws_mcp_server.decision import decide
     from aws_mcp_server.engine import Engine
     from aws_mcp_server.settings import Settings
-
-    from aws_mcp_server.decision import decide
 
     engine = Engine(Settings(endpoint_url=endpoint))
     engine.warm_up()
@@ -118,7 +117,9 @@ def main() -> int:
     rows = []
     for name, argv, floor in commands:
 
-        def run(plan: Any = planned(argv)) -> None:
+        plan = planned(argv)
+
+        def run(plan: Any = plan) -> None:
             result = engine.run(plan)
             assert result.ok, result.stderr
 

@@ -53,12 +53,6 @@ BOTH_PROTOCOLS = pytest.mark.parametrize("protocol", list(PROTOCOLS))
 PROGRESS = re.compile(r"Completed [\d.]+ \w+/[\d.]+ \w+")
 """A progress line of an s3 transfer ("Completed 12 Bytes/12 Bytes (1 KiB/s) with 1 file(s) ...")."""
 
-S3_RM_BUG = pytest.mark.xfail(
-    reason="the engine appends --no-progress to every `s3 rm`, which rm does not accept: "
-    "'Unknown options: --no-progress' (engine._argv / _is_s3_transfer)",
-    strict=True,
-)
-
 TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -487,20 +481,18 @@ S3_CASES = [
     ("mv-down", WRITE, "s3 mv s3://{b}/top.txt moved-top.txt", check_mv_down),
     ("mv-s3-to-s3", WRITE, "s3 mv s3://{b}/top.txt s3://{e}/top.txt", check_mv_s3_to_s3),
     ("mv-recursive", WRITE, "s3 mv s3://{b}/docs s3://{e}/docs --recursive", check_mv_recursive),
-    pytest.param("rm-key", WRITE, "s3 rm s3://{b}/top.txt", check_rm_key, marks=S3_RM_BUG),
+    pytest.param("rm-key", WRITE, "s3 rm s3://{b}/top.txt", check_rm_key),
     pytest.param(
         "rm-recursive",
         WRITE,
         "s3 rm s3://{b}/docs --recursive",
         check_rm_recursive,
-        marks=S3_RM_BUG,
     ),
     pytest.param(
         "rm-recursive-exclude",
         WRITE,
         "s3 rm s3://{b} --recursive --exclude '*.log'",
         check_rm_recursive_exclude,
-        marks=S3_RM_BUG,
     ),
     ("sync-up", WRITE, "s3 sync local s3://{e}/sync", check_sync_up),
     ("sync-up-delete", WRITE, "s3 sync local s3://{b}/docs --delete", check_sync_up_delete),
@@ -603,12 +595,6 @@ async def test_s3_write_commands_are_refused_by_the_read_tool(
     assert not (s3world.workdir / "top.txt").exists()
 
 
-@pytest.mark.xfail(
-    reason="with a global option before the service the engine does not see an s3 transfer "
-    "(engine._is_s3_transfer takes the option's value for the service), so --no-progress is not "
-    "added and progress lines reach the model",
-    strict=True,
-)
 @pytest.mark.parametrize("option", ["--region us-east-1", "--output text"])
 async def test_s3_cp_after_a_global_option_prints_no_progress(
     tools: Tools, s3world: S3World, option: str
