@@ -483,3 +483,27 @@ def test_a_continuation_line_never_shows_as_a_region(tmp_path: Path) -> None:
     assert found["default"].region == "us-east-1"
     assert found["odd"].region is None
     assert "CONTINUEDSECRET" not in json.dumps([p.as_dict() for p in found.values()])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_tools_region_wins_over_region_in_the_command(
+    moto_server: Moto, aws_env: AwsFiles, tmp_path: Path, mode: str
+) -> None:
+    from mcp import Client
+
+    from aws_mcp_server.server import build_server
+    from tests.mcp_helpers import text_of
+
+    settings = Settings(endpoint_url=moto_server.url, workdir=tmp_path)
+    command = (
+        "ec2 describe-availability-zones --region eu-west-1 "
+        "--query 'AvailabilityZones[0].RegionName' --output text"
+    )
+    async with Client(build_server(settings, Engine(settings)), mode=mode) as client:  # type: ignore[arg-type]
+        given = await client.call_tool(
+            "execute_aws_read_command", {"command": command, "region": "us-west-2"}
+        )
+        absent = await client.call_tool("execute_aws_read_command", {"command": command})
+    assert text_of(given).strip() == "us-west-2"
+    assert text_of(absent).strip() == "eu-west-1"
