@@ -154,10 +154,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return classify_main(args[1:], sys.stdin, sys.stdout)
     if args[:1] == ["profiles"]:
-        from aws_mcp_server.profiles import list_profiles
+        from aws_mcp_server import profiles
 
-        for profile in list_profiles():
+        try:
+            found = profiles.list_profiles()
+        except AwsMcpError as err:
+            print(f"aws-mcp-server: {err}", file=sys.stderr)
+            return 1
+        for profile in found:
             print(json.dumps(profile.as_dict()))
+        hint = profiles.no_credentials_hint()
+        if hint:
+            print(f"aws-mcp-server: {hint}", file=sys.stderr)
         return 0
     namespace = _parser().parse_args(args)
     return serve({name: getattr(namespace, name) for name in SERVE_FLAGS})
@@ -183,6 +191,12 @@ def serve(flags: dict[str, object]) -> int:
                 "SANDBOX: every call goes to a local AWS emulator at %s (fake credentials)",
                 sandbox_endpoint,
             )
+        else:
+            from aws_mcp_server import profiles
+
+            hint = profiles.no_credentials_hint()
+            if hint:
+                log.warning("%s", hint)
         settings.workdir.mkdir(parents=True, exist_ok=True)
         settings = settings.replace(
             workdir=settings.workdir.resolve(),

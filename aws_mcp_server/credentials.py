@@ -254,7 +254,7 @@ def explain(exc: BaseException, session: Any, resolver: Any = None) -> Credentia
         isinstance(exc, errors.CredentialRetrievalError) and "No credentials found" in str(exc)
     ):
         return CredentialError(
-            f"no AWS credentials found for profile {profile!r} (looked in the environment, "
+            f"No AWS credentials found for profile {profile!r} (looked in the environment, "
             f"{credentials} and {config})",
             rule="credentials:missing",
             fix=(

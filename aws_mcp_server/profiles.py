@@ -46,7 +46,19 @@ def _read(path: Path) -> configparser.RawConfigParser:
     the file, the line and what is wrong there (botocore itself says only "Unable to parse")."""
     parser = configparser.RawConfigParser(interpolation=None)
     try:
-        parser.read(path, encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return parser
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _file_error(path, 0, str(exc).splitlines()[0], None) from None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        # The INI parser would read `[profile x` as more of the previous section and then
+        # report something confusing further down; the real mistake is here.
+        if stripped.startswith("[") and not stripped.endswith("]"):
+            raise _file_error(path, lineno, "a [section] header without its closing `]`", line)
+    try:
+        parser.read_string(text, source=str(path))
     except configparser.MissingSectionHeaderError as exc:
         raise _file_error(
             path, exc.lineno, "a setting before any [section] header", exc.line

@@ -173,13 +173,6 @@ class Tools:
         _check_text("region", region, MAX_NAME_CHARS)
         profile = profile or None
         region = region or None
-        try:
-            use_profile, use_region = profiles.resolve(
-                profile, region, allowlist=self.settings.profile_allowlist
-            )
-        except AwsMcpError as err:
-            self._audit(tool=tool, profile=profile, region=region, verdict="reject", rule=err.rule)
-            raise ToolError(str(err)) from None
         # Resolution, the guards and classification always run. The unsigned dry run that also
         # checks values against the model (14 ms) is skipped where the run itself does that check
         # before anything is sent: botocore validates every request in-process before sending it,
@@ -187,6 +180,19 @@ class Tools:
         confirm = tool == "execute_aws_write_command" and self.settings.confirm_writes
         # The tool's own region wins over a --region in the command (the plan puts it last).
         decision = decide(command, self.settings, validate=confirm, region=region)
+        use_profile: str | None = None
+        use_region: str | None = None
+        if decision.plan is None or not decision.plan.is_help:
+            # Help needs no profile, and works whatever state the config files are in.
+            try:
+                use_profile, use_region = profiles.resolve(
+                    profile, region, allowlist=self.settings.profile_allowlist
+                )
+            except AwsMcpError as err:
+                self._audit(
+                    tool=tool, profile=profile, region=region, verdict="reject", rule=err.rule
+                )
+                raise ToolError(str(err)) from None
         base = {
             "tool": tool,
             "profile": use_profile,
@@ -374,7 +380,10 @@ def build_server(
         ),
     )
     def list_aws_profiles() -> dict[str, Any]:
-        found = profiles.list_profiles()
+        try:
+            found = profiles.list_profiles()
+        except AwsMcpError as err:  # a file the AWS CLI cannot read either: say where
+            raise ToolError(str(err)) from None
         if settings.profile_allowlist:
             found = [p for p in found if p.name in settings.profile_allowlist]
         return {
