@@ -41,7 +41,14 @@ def _imports(path: Path) -> set[str]:
 
 
 # Who may import what (DESIGN §1): one owner per foreign library.
-AWS_OWNERS = {"driver.py", "engine.py", "catalog.py", "runtime_guards.py", "helptext.py"}
+AWS_OWNERS = {
+    "driver.py",
+    "engine.py",
+    "catalog.py",
+    "runtime_guards.py",
+    "helptext.py",
+    "credentials.py",
+}
 MCP_OWNERS = {"server.py", "http.py"}
 
 
