@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     safety.add_argument("--max-concurrency", type=int, help="commands running at once (default 8)")
     safety.add_argument(
+        "--json-indent",
+        type=int,
+        help="indent JSON output by this many spaces (default 0: compact; the AWS CLI uses 4)",
+    )
+    safety.add_argument(
         "--audit-log", type=Path, help="append one JSON line per tool call to this file"
     )
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -131,6 +136,7 @@ SERVE_FLAGS = (
     "workdir",
     "timeout",
     "output_cap",
+    "json_indent",
     "max_concurrency",
     "audit_log",
     "log_level",

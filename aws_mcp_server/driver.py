@@ -23,6 +23,7 @@ Process-wide state awscli would otherwise leak or touch, neutralised here once:
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import sys
@@ -38,6 +39,7 @@ capture.install()
 
 import awscli  # noqa: E402  (must come before botocore: see the module docstring)
 import awscli.clidriver  # noqa: E402
+import awscli.formatter  # noqa: E402
 import awscli.handlers  # noqa: E402
 import awscli.help  # noqa: E402
 import awscli.table  # noqa: E402
@@ -212,6 +214,23 @@ class _NoColorama:
         return None
 
 
+def _json_response(self: Any, command_name: Any, response: Any, stream: Any) -> None:
+    """awscli's JSON output, compact unless the call asks for the CLI's indentation: a model
+    reads every byte, and four-space indentation doubles what a listing costs."""
+    if response != {}:
+        ctx = capture.current()
+        indent = ctx.json_indent if ctx is not None else 4
+        json.dump(
+            response,
+            stream,
+            indent=indent or None,
+            separators=None if indent else (",", ":"),
+            default=awscli.formatter.json_encoder,
+            ensure_ascii=False,
+        )
+        stream.write("\n")
+
+
 def _add_sync_argument_once(self: Any, arg_table: Any, **kwargs: Any) -> None:
     """awscli appends each `s3 sync` strategy's argument to the class-level argument table on
     every call (one call per process in the CLI); in a server that list grew by three per call."""
@@ -236,6 +255,7 @@ def _patch_process() -> None:
     except ImportError:  # pragma: no cover - older awscli without live tail
         pass
     BaseSync.add_sync_argument = _add_sync_argument_once
+    awscli.formatter.JSONFormatter._format_response = _json_response
     awscli.table.colorama = _NoColorama(awscli.table.colorama)
     awscli.help.get_renderer = helptext.PlainTextRenderer
 

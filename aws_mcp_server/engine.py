@@ -126,6 +126,7 @@ class Engine:
         # Something may have replaced sys.stdout since the last call (a test runner does).
         capture.install()
         ctx = capture.CallContext(stdin=stdin, limit=CAPTURE_LIMIT, token=token)
+        ctx.json_indent = self.settings.json_indent
         call = _Call(self, plan, profile, region, ctx, limit)
         with self._lock:
             self._in_flight += 1

@@ -50,6 +50,7 @@ class Settings:
     workdir: Path = field(default_factory=default_workdir)
     timeout: float = 120.0
     output_cap: int = DEFAULT_OUTPUT_CAP
+    json_indent: int = 0
     max_concurrency: int = 8
     read_only: bool = False
     allow_services: tuple[str, ...] = ()
@@ -74,6 +75,10 @@ class Settings:
         if self.timeout <= 0:
             raise ConfigError(
                 "timeout must be a positive number of seconds", rule="settings.timeout"
+            )
+        if not 0 <= self.json_indent <= 8:
+            raise ConfigError(
+                "JSON indent must be 0 (compact) to 8 spaces", rule="settings.json_indent"
             )
         if self.output_cap < 1000:
             raise ConfigError("output cap must be at least 1000 bytes", rule="settings.output_cap")
@@ -145,6 +150,7 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "workdir": ("AWS_MCP_WORKDIR", _path),
     "timeout": ("AWS_MCP_TIMEOUT", _float),
     "output_cap": ("AWS_MCP_OUTPUT_CAP", _int),
+    "json_indent": ("AWS_MCP_JSON_INDENT", _int),
     "max_concurrency": ("AWS_MCP_MAX_CONCURRENCY", _int),
     "read_only": ("AWS_MCP_READ_ONLY", _bool),
     "allow_services": ("AWS_MCP_ALLOW_SERVICES", _list),

@@ -358,19 +358,27 @@ def test_commands_that_read_stdin_are_refused_at_run_time(engine: Engine) -> Non
 def test_output_cap_cuts_at_a_line_and_reports_the_true_size(
     aws_env: AwsFiles, moto_server: Moto, tmp_path: Path
 ) -> None:
-    engine = Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path, output_cap=2000))
+    settings = Settings(endpoint_url=moto_server.url, workdir=tmp_path, json_indent=4)
+    engine = Engine(settings.replace(output_cap=2000))
     result = ok(run(engine, ["ec2", "describe-regions"]))
-    full = ok(
-        run(
-            Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path)),
-            ["ec2", "describe-regions"],
-        )
-    )
+    full = ok(run(Engine(settings), ["ec2", "describe-regions"]))
     assert result.truncated
     assert result.stdout_size == len(full.stdout) > 2000
     assert 1000 <= len(result.stdout) <= 2000
     assert result.stdout.endswith(b"\n")
     assert full.stdout.startswith(result.stdout)
+
+
+def test_json_is_compact_by_default_and_indented_on_request(
+    aws_env: AwsFiles, moto_server: Moto, tmp_path: Path
+) -> None:
+    settings = Settings(endpoint_url=moto_server.url, workdir=tmp_path)
+    compact = ok(run(Engine(settings), ["ec2", "describe-regions"]))
+    indented = ok(run(Engine(settings.replace(json_indent=4)), ["ec2", "describe-regions"]))
+    assert json.loads(compact.text) == json.loads(indented.text)
+    assert compact.text.count("\n") == 1 and '": ' not in compact.text
+    assert '\n    "Regions": [' in indented.text
+    assert len(compact.stdout) < 0.75 * len(indented.stdout)
 
 
 # --- help ---------------------------------------------------------------------------------
