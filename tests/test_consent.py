@@ -355,6 +355,21 @@ async def test_a_declined_state_cannot_be_answered_again(
     assert runs(dynamodb, key) == 0
 
 
+async def test_an_answer_the_user_was_never_asked_for_runs_nothing(
+    settings: Settings, dynamodb: Any
+) -> None:
+    key = unique("forged")
+    arguments = {"command": bump(key)}
+    async with Client(build_server(settings), elicitation_callback=Answers(ACCEPT)) as client:
+        asked = await ask(client, arguments)
+        # A "yes" sent up front, without the state of a round that asked: asked again instead.
+        forged = await client.session.call_tool(
+            WRITE, arguments, input_responses=yes_to(asked), allow_input_required=True
+        )
+    assert isinstance(forged, types.InputRequiredResult)
+    assert runs(dynamodb, key) == 0
+
+
 def _tamper(state: str) -> str:
     middle = len(state) // 2
     return state[:middle] + ("A" if state[middle] != "A" else "B") + state[middle + 1 :]
@@ -719,6 +734,10 @@ def test_raw_modern_json_rpc_asks_runs_once_and_refuses_replay_and_tampering(
     status, tampered = modern_call(url, arguments, capabilities=FORM, state=_tamper(state),
                                    responses=answer)
     assert tampered["error"]["code"] == types.INVALID_PARAMS
+    status, empty = modern_call(url, arguments, capabilities=FORM, state=state,
+                                responses={wire_key: {"action": "accept"}})
+    assert empty["result"]["isError"] is True
+    assert "sent no usable answer" in empty["result"]["content"][0]["text"]
     assert runs(dynamodb, key) == 0
     status, ran = modern_call(url, arguments, capabilities=FORM, state=state, responses=answer)
     assert status == 200 and ran["result"]["isError"] is False, ran
