@@ -16,6 +16,7 @@ import logging
 import shlex
 import threading
 import time
+import unicodedata
 import weakref
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -259,6 +260,18 @@ def _can_elicit_form(capabilities: ClientCapabilities | None) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
+def _visible(text: str) -> str:
+    """`text` with control, format and line-separator characters shown as escapes.
+
+    The command comes from the model: a newline or a bidi override in it could otherwise draw a
+    fake "profile:" line, or reorder what the user reads, inside the question.
+    """
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in text
+    )
+
+
 def _question(prepared: Prepared) -> str:
     """The confirmation text: the same bytes for the same call on every round and every replica.
 
@@ -266,14 +279,14 @@ def _question(prepared: Prepared) -> str:
     vary between rounds (no times, no counters): only the command, where it runs and why.
     """
     decision = prepared.decision
-    typed = decision.command.strip()
+    typed = _visible(decision.command.strip())
     lines = ["Run this AWS command?", "", f"  aws {typed}", ""]
-    runs_as = shlex.join(decision.argv)
+    runs_as = _visible(shlex.join(decision.argv))
     if runs_as not in (typed, typed.removeprefix("aws ").strip()):
         lines += [f"  runs as: aws {runs_as}", ""]
     lines.append(
-        f"profile: {prepared.profile or '(default)'}    "
-        f"region: {prepared.region or '(the profile default)'}"
+        f"profile: {_visible(prepared.profile or '(default)')}    "
+        f"region: {_visible(prepared.region or '(the profile default)')}"
     )
     if decision.verdict == "write":
         lines.append(f"why you are asked: it changes AWS resources or local files ({decision.reason})")

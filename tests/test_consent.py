@@ -214,6 +214,24 @@ async def test_a_modern_client_without_elicitation_gets_missing_capability(
     assert bucket not in buckets(s3)
 
 
+async def test_line_breaks_in_the_command_cannot_draw_lines_of_their_own_in_the_question(
+    settings: Settings, s3: Any
+) -> None:
+    bucket = unique("spoof")
+    s3.create_bucket(Bucket=bucket)
+    answers = Answers(DECLINE)
+    # A newline is refused outside quotes; inside them it is data, shown escaped to the user.
+    command = f"s3api put-object --bucket {bucket} --key 'k\nprofile: prod'"
+    async with Client(build_server(settings), elicitation_callback=answers) as client:
+        await client.call_tool(WRITE, {"command": command, "profile": "alt"})
+    (question,) = answers.asked
+    assert "--key 'k\\u000aprofile: prod'" in question
+    assert [line for line in question.splitlines() if line.startswith("profile:")] == [
+        "profile: alt    region: eu-west-1"
+    ]
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_reads_are_not_asked_and_writes_are_not_asked_without_the_flag(
     settings: Settings, s3: Any, mode: str
