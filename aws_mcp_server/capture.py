@@ -114,6 +114,8 @@ class CallContext:
         self.token = token or CancelToken()
         self.requests = 0
         """HTTP requests sent so far (pages, polls, retries, transfer parts), for progress."""
+        self.hosts: dict[str, int] = {}
+        """Requests sent so far per `scheme://host:port`: where the call went."""
 
 
 def current() -> CallContext | None:

@@ -21,13 +21,19 @@ argparse is never allowed to print or raise `SystemExit`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
+import inspect
+import os
+import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+import awscli
 import awscli.argparser
 import awscli.clidriver
 import awscli.paramfile
@@ -249,7 +255,24 @@ def _parse(
         parsed, remaining = parser.parse_known_args(args)
     except (_ArgparseFailure, argparse.ArgumentError) as exc:
         _argparse_error(path, exc, names)
+    _refuse_empty_values(parser, parsed, path)
     return parsed, remaining
+
+
+def _refuse_empty_values(
+    parser: argparse.ArgumentParser, parsed: argparse.Namespace, path: Sequence[str]
+) -> None:
+    """An option given with no value parses to an empty list, which awscli then sends as one:
+    `ec2 describe-instances --instance-ids` would describe every instance, not the ones meant."""
+    for action in parser._actions:
+        value = getattr(parsed, action.dest, None)
+        if value == [] and action.default != [] and action.option_strings:
+            option = max(action.option_strings, key=len)
+            raise ValidationError(
+                f"`{' '.join(path)}`: {option} is given without a value",
+                rule="validation:missing-value",
+                fix=f"Give {option} one or more values, or leave it out.",
+            )
 
 
 def _relaxed(table: Any, args: Sequence[str]) -> bool:
@@ -318,7 +341,39 @@ def resolve(argv: Sequence[str]) -> Resolved:
             fix="Write a command such as `s3 ls` or `ec2 describe-instances`.",
         )
     with _lock:
-        return _resolve(_get_tables(), tuple(args))
+        tables = _get_tables()
+        resolved = _resolve(tables, tuple(args))
+        return _with_objects(tables, resolved)
+
+
+def _qualname(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _with_objects(tables: _Tables, resolved: Resolved) -> Resolved:
+    """`resolved` with the classes of the command objects along its path and the options of the
+    last one: what awscli will dispatch to, found by walking the same tables it walks."""
+    table: dict[str, Any] = tables.commands
+    classes: list[str] = []
+    command: Any = None
+    for word in resolved.command_path:
+        if word == "help" or word not in table:
+            break
+        command = table[word]
+        classes.append(_qualname(command))
+        if isinstance(command, awscli.clidriver.ServiceCommand):
+            table = command._get_command_table()
+        elif isinstance(command, BasicCommand):
+            table = command.subcommand_table
+        else:
+            table = {}
+    options: frozenset[str] = frozenset()
+    if isinstance(command, awscli.clidriver.ServiceOperation):
+        options = frozenset(command.arg_table)
+    elif isinstance(command, BasicCommand):
+        options = frozenset(_custom_arg_table(command))
+    return dataclasses.replace(resolved, command_classes=tuple(classes), options=options)
 
 
 def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
@@ -500,6 +555,7 @@ def _resolve_command(
             names = [a.cli_name for a in table.values()] + tables.global_names
             try:
                 parsed, rest = parser.parse_known_args(args)
+                _refuse_empty_values(parser, parsed, path)
             except (_ArgparseFailure, argparse.ArgumentError) as exc:
                 if (
                     isinstance(exc, argparse.ArgumentError)
@@ -577,25 +633,6 @@ def _stop(**kwargs: Any) -> None:
     raise _Stop()
 
 
-def _no_url_fetch(event_name: str, param: Any, value: Any, **kwargs: Any) -> None:
-    """awscli v1 fetches http(s):// parameter values; validation must never do that.
-
-    Runs first on `load-cli-arg`, so it applies awscli's own exemptions (a queue URL is a value,
-    not something to fetch) before refusing.
-    """
-    qualified = ".".join(event_name.split(".")[1:])
-    if qualified in awscli.paramfile.PARAMFILE_DISABLED or getattr(param, "no_paramfile", None):
-        return
-    values = value if isinstance(value, list) else [value]
-    for item in values:
-        if isinstance(item, str) and item.lower().startswith(("http://", "https://")):
-            raise ValidationError(
-                f"parameter value {item!r} is a URL; awscli would fetch it",
-                rule="validation:url-parameter",
-                fix="Pass the content itself, or a file:// path inside the workdir.",
-            )
-
-
 def _usage_free(text: str) -> str:
     usage = awscli.argparser.USAGE
     text = text.replace(usage, "").replace(usage.lstrip("\r"), "")
@@ -631,15 +668,23 @@ def _lookup(path: Sequence[str]) -> Any:
     return command
 
 
-def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
+def validate(
+    resolved: Resolved,
+    *,
+    argv: Sequence[str] | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+) -> None:
     """Let botocore build and validate the request for `resolved`, and stop before it is sent.
 
     Unsigned and with an explicit region, so no credential provider runs and no endpoint is
-    contacted. Raises `ValidationError` with botocore's or awscli's message. Commands that are not
+    contacted. Raises `ValidationError` with botocore's or awscli's message, or the runtime guard's
+    `PolicyError` for a local file or URL it refused. Commands that are not
     plain API operations are not run at all (resolution already parsed their arguments).
 
     `argv` replaces `resolved.argv` when given: the guards' rewrite with local paths made
     absolute inside the workdir, so that `file://` values load from where the engine loads them.
+    awscli's loaders run here as they do in a run, so the driver carries the same runtime guards:
+    no file outside `workdir` is opened (none at all without one), no URL is fetched.
     """
     if not validates_by_running(resolved):
         return
@@ -650,24 +695,22 @@ def validate(resolved: Resolved, *, argv: Sequence[str] | None = None) -> None:
         # Resolution compiled the query already; output is never formatted here, and the last
         # --query wins in argparse, so the identity expression keeps jmespath's warnings away.
         run += ["--query", "@"]
-    cli = driver.new_driver()
+    cli = driver.new_driver(workdir=workdir)
     events = cli.session.get_component("event_emitter")
     events.register_first("before-call", _stop)
-    events.register_first("load-cli-arg", _no_url_fetch)
     ctx = capture.CallContext()
     capture.install()
-    failure: ValidationError | None = None
     rc: object = None
     try:
         rc = capture.run_in(ctx, lambda: cli.main(run))
     except _Stop:
         return
-    except ValidationError as exc:
-        failure = exc
     except SystemExit as exc:
         rc = exc.code
-    if failure is not None:
-        raise failure
+    refusals = driver.guard_of(cli).refusals
+    if refusals:
+        # A local file outside the workdir or a URL: refused before it was opened or fetched.
+        raise refusals[0]
     if rc in (0, None):
         return
     text = _usage_free(ctx.stderr.getvalue().decode("utf-8", "replace"))
@@ -747,3 +790,106 @@ def _iter_command(
             )
         for name, sub in subcommands.items():
             yield from _iter_command(service, sub, (*path, name), botocore_service, signing)
+
+
+# --- facts the pure guards need about the installed awscli ------------------------------------
+
+_GENERIC_CLASSES = frozenset(
+    _qualname_of
+    for _qualname_of in (
+        "awscli.clidriver.ServiceCommand",
+        "awscli.clidriver.ServiceOperation",
+        "awscli.customizations.commands.BasicCommand",
+        "awscli.customizations.waiters.WaitCommand",
+        "awscli.customizations.waiters.WaiterStateCommand",
+    )
+)
+
+# A literal service name passed to one of the ways awscli's customizations build a client:
+# `session.create_client('s3', ...)`, `create_nested_client(session, 's3', ...)`,
+# `create_client_from_parsed_globals(session, 's3', ...)`.
+_CLIENT_CALL = re.compile(
+    r"\b(?:create_client|create_nested_client|create_client_from_parsed_globals)\(\s*"
+    r"(?:[A-Za-z_][\w.]*\s*,\s*)?['\"]([a-z0-9][a-z0-9.-]*)['\"]"
+)
+
+
+def iter_command_objects() -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every command path awscli knows with the command object at its end (customizations,
+    the commands they inject under other commands, services, operations and waiters)."""
+    with _lock:
+        tables = _get_tables()
+        top = [(name, cmd) for name, cmd in tables.commands.items() if name != "help"]
+
+    def walk(path: tuple[str, ...], command: Any) -> Iterator[tuple[tuple[str, ...], Any]]:
+        yield path, command
+        if isinstance(command, awscli.clidriver.ServiceCommand):
+            table = command._get_command_table()
+        elif isinstance(command, BasicCommand):
+            _custom_arg_table(command)
+            table = command.subcommand_table
+        else:
+            return
+        for name, sub in table.items():
+            if name != "help":
+                yield from walk((*path, name), sub)
+
+    for name, command in top:
+        with _lock:
+            found = list(walk((name,), command))
+        yield from found
+
+
+def _client_services(cls: type) -> list[str]:
+    """Services whose clients the modules defining `cls` and its customization base classes build
+    by name: what a customization may call besides its own service (cloudtrail
+    create-subscription: s3, sns, sts...)."""
+    found: set[str] = set()
+    for base in cls.__mro__:
+        if not base.__module__.startswith("awscli.customizations.") or base is BasicCommand:
+            continue
+        try:
+            source = inspect.getsource(sys.modules[base.__module__])
+        except (OSError, TypeError, KeyError):
+            continue
+        found.update(_CLIENT_CALL.findall(source))
+    return sorted(found)
+
+
+def awscli_facts(blocked_paths: Iterable[Sequence[str]]) -> dict[str, Any]:
+    """What the pure guards need to know about the installed awscli, as plain data.
+
+    `blocked_classes`: the class of the command object at each blocked path (for a plain API
+    operation, `operation:<service>.<Operation>`), so that a blocked command is recognised whatever
+    path reaches it (awscli injects CodeDeploy's `register` under every command named `deploy`); `blocked_absent`, the blocked paths this awscli does not have
+(v2 commands, blocked by their words in case of an upgrade). `client_services`: per customization class, the services its
+    module builds clients for. `cli_names`: botocore service name -> CLI command name.
+    """
+    blocked = {" ".join(path) for path in blocked_paths}
+    blocked_classes: dict[str, str] = {}
+    client_services: dict[str, list[str]] = {}
+    cli_names: dict[str, str] = {}
+    for path, command in iter_command_objects():
+        name = _qualname(command)
+        joined = " ".join(path)
+        if joined in blocked:
+            if isinstance(command, awscli.clidriver.ServiceOperation) and name in _GENERIC_CLASSES:
+                # A plain API operation: what runs is the operation, whichever path names it.
+                model = command._operation_model
+                name = f"operation:{model.service_model.service_name}.{model.name}"
+            elif name in _GENERIC_CLASSES:
+                raise ValueError(f"blocked command {joined!r} has no class of its own ({name})")
+            blocked_classes[joined] = name
+        if isinstance(command, awscli.clidriver.ServiceCommand) and len(path) == 1:
+            cli_names[command._get_service_model().service_name] = path[0]
+        if name not in _GENERIC_CLASSES and name not in client_services:
+            services = _client_services(type(command))
+            if services:
+                client_services[name] = services
+    return {
+        "awscli": awscli.__version__,
+        "blocked_classes": dict(sorted(blocked_classes.items())),
+        "blocked_absent": sorted(blocked - set(blocked_classes)),
+        "client_services": dict(sorted(client_services.items())),
+        "cli_names": dict(sorted(cli_names.items())),
+    }

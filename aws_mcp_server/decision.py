@@ -22,7 +22,7 @@ from typing import TextIO
 from aws_mcp_server import catalog, command, policy
 from aws_mcp_server.classify import classify
 from aws_mcp_server.errors import AwsMcpError, ConfigError
-from aws_mcp_server.model import Resolved, Verdict, VerdictKind, reject
+from aws_mcp_server.model import Resolved, RunPlan, Verdict, VerdictKind, reject
 from aws_mcp_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class Decision:
     sensitive: bool = False
     fix: str = ""
     resolved: Resolved | None = None
+    plan: RunPlan | None = None
+    """What the engine runs, for a command that is not rejected."""
     approval: bool = False
     """The user must approve it: a write, or a sensitive read under `--sensitive-reads approve`.
     Only the write tool runs it (clients gate that tool; `--confirm-writes` asks the user)."""
@@ -89,6 +91,7 @@ def _decision(
     verdict: Verdict,
     resolved: Resolved | None = None,
     settings: Settings | None = None,
+    plan: RunPlan | None = None,
 ) -> Decision:
     approval = verdict.verdict == "write" or (
         verdict.verdict == "read"
@@ -107,6 +110,7 @@ def _decision(
         sensitive=verdict.sensitive,
         fix=verdict.fix,
         resolved=resolved,
+        plan=plan if verdict.verdict != "reject" else None,
         approval=approval,
     )
 
@@ -120,9 +124,13 @@ def _from_error(err: AwsMcpError, resolved: Resolved | None, default_rule: str) 
     return reject(rule, err.message, service=service, operation=operation, fix=err.fix)
 
 
-def decide(text: str, settings: Settings, *, validate: bool = True) -> Decision:
-    """Read, write or reject for one command, with the rule that decided. Never raises.
+def decide(
+    text: str, settings: Settings, *, validate: bool = True, region: str | None = None
+) -> Decision:
+    """Read, write or reject for one command, with the rule that decided and, unless it is
+    rejected, the plan the engine runs. Never raises.
 
+    `region` is the tool's region parameter: it wins over a `--region` in the command.
     `validate=False` skips botocore's request validation (the one step that costs milliseconds
     rather than microseconds); use it only where the command is validated again before it runs.
     """
@@ -140,10 +148,11 @@ def decide(text: str, settings: Settings, *, validate: bool = True) -> Decision:
         # What the engine runs: local paths made absolute inside the workdir. Validation loads
         # file:// values, so it must see the same paths.
         run_argv = policy.local_argv(resolved, settings)
+        plan = policy.run_plan(resolved, run_argv, settings, region=region)
         if validate:
-            catalog.validate(resolved, argv=run_argv)
+            catalog.validate(resolved, argv=plan.argv, workdir=settings.workdir)
         verdict = policy.check_verdict(classify(resolved), resolved, settings)
-        return _decision(text, run_argv, verdict, resolved, settings)
+        return _decision(text, plan.argv, verdict, resolved, settings, plan)
     except AwsMcpError as err:
         default = "parse" if not argv else "validation"
         return _decision(text, argv, _from_error(err, resolved, default), resolved)

@@ -25,9 +25,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_mcp_server import capture
 
@@ -40,6 +43,7 @@ import awscli.help  # noqa: E402
 import awscli.table  # noqa: E402
 import botocore  # noqa: E402
 import botocore.client  # noqa: E402
+import botocore.credentials  # noqa: E402
 import botocore.endpoint  # noqa: E402
 import botocore.hooks  # noqa: E402
 import botocore.httpsession  # noqa: E402
@@ -47,6 +51,7 @@ import botocore.loaders  # noqa: E402
 import botocore.regions  # noqa: E402
 import botocore.retries.bucket  # noqa: E402
 import botocore.session  # noqa: E402
+import botocore.tokens  # noqa: E402
 import botocore.waiter  # noqa: E402
 from awscli.customizations.history import attach_history_handler  # noqa: E402
 from awscli.customizations.s3.syncstrategy.base import BaseSync  # noqa: E402
@@ -251,11 +256,16 @@ def _check_token(**kwargs: Any) -> None:
         ctx.token.check()
 
 
-def _count_request(**kwargs: Any) -> None:
+def _count_request(request: Any = None, **kwargs: Any) -> None:
     ctx = capture.current()
     if ctx is not None:
         ctx.token.check()
         ctx.requests += 1
+        url = getattr(request, "url", None)
+        if isinstance(url, str):
+            parts = urlsplit(url)
+            where = f"{parts.scheme}://{parts.netloc}"
+            ctx.hosts[where] = ctx.hosts.get(where, 0) + 1
 
 
 _TIMEOUT_STEPS = (1, 2, 5, 10, 20, 30, 60)
@@ -289,10 +299,61 @@ def _no_stream_logger(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-def new_driver(profile: str | None = None, region: str | None = None) -> Any:
-    """A fresh awscli CLIDriver on its own session, with `profile` and `region` if given."""
+# Modules whose clients resolve credentials (assume-role STS, the SSO portal and its token
+# refresh): plumbing of the profile the user chose, not a service the command calls.
+_CREDENTIAL_MODULES = frozenset({botocore.credentials.__name__, botocore.tokens.__name__})
+
+
+class _CallSession(botocore.session.Session):  # type: ignore[misc]
+    """One call's session: every client it creates goes to the call's endpoint and is checked.
+
+    awscli passes `--endpoint-url` only to the client of the command's own service; the clients
+    customizations build for other services (IAM roles, trail and config subscriptions, S3
+    uploads) and the credential providers' STS and SSO clients would go to AWS's own hosts.
+    """
+
+    _aws_mcp_endpoint: str | None = None
+    _aws_mcp_check: Callable[[str], None] | None = None
+
+    def create_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        check = self._aws_mcp_check
+        if check is not None:
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if caller not in _CREDENTIAL_MODULES:
+                check(service_name)
+        endpoint = self._aws_mcp_endpoint
+        # endpoint_url is create_client's sixth parameter (index 4 after service_name).
+        given = kwargs.get("endpoint_url") if len(args) < 5 else args[4]
+        if endpoint and given is None:
+            if len(args) >= 5:
+                args = (*args[:4], endpoint, *args[5:])
+            else:
+                kwargs["endpoint_url"] = endpoint
+        return super().create_client(service_name, *args, **kwargs)
+
+
+def new_driver(
+    profile: str | None = None,
+    region: str | None = None,
+    *,
+    workdir: str | os.PathLike[str] | None = None,
+    endpoint_url: str | None = None,
+    client_check: Callable[[str], None] | None = None,
+) -> Any:
+    """A fresh awscli CLIDriver on its own session, with `profile` and `region` if given.
+
+    Every driver, whatever it is for (a run, validation, resolution), carries the runtime guards
+    (see `runtime_guards`): local files only inside `workdir` (none at all without one), no URL
+    fetched. `endpoint_url` is where every client of the session goes unless it names its own;
+    `client_check(service)` runs before each client the command creates (not the credential
+    providers') and raises to refuse it.
+    """
+    from aws_mcp_server import runtime_guards
+
     emitter = _Emitter()
-    session = botocore.session.Session(awscli.EnvironmentVariables, event_hooks=emitter)
+    session = _CallSession(awscli.EnvironmentVariables, event_hooks=emitter)
+    session._aws_mcp_endpoint = endpoint_url
+    session._aws_mcp_check = client_check
     session.register_component("data_loader", _LOADER)
     if profile:
         session.set_config_variable("profile", profile)
@@ -307,10 +368,18 @@ def new_driver(profile: str | None = None, region: str | None = None) -> Any:
     events.register("before-call", _check_token)
     events.register("before-send", _count_request)
     events.register_last("top-level-args-parsed", _bound_timeouts)
+    # The local-file and URL guards, first on their events so they run before awscli's loaders.
+    guard = runtime_guards.register(events, workdir)
     driver = awscli.clidriver.CLIDriver(session=session)
+    driver._aws_mcp_guard = guard
     # User aliases can shadow real commands, and `!cmd` aliases run a shell.
     driver._add_aliases = lambda command_table, parser: None
     return driver
+
+
+def guard_of(driver: Any) -> Any:
+    """The `runtime_guards.RuntimeGuard` of a driver from `new_driver` (its refusals so far)."""
+    return driver._aws_mcp_guard
 
 
 WARM_SERVICES = ("s3", "ec2", "sts", "iam", "sqs", "dynamodb", "lambda", "cloudformation", "logs")

@@ -1,6 +1,8 @@
-"""Runs an argv through awscli in-process: one fresh driver per call, on a daemon worker thread.
+"""Runs a decided command (a `RunPlan`) through awscli in-process: one fresh driver per call, on a
+daemon worker thread.
 
-    result = Engine(settings).run(["s3api", "list-buckets"], profile="alt", timeout=30)
+    plan = decide("s3api list-buckets", settings).plan
+    result = Engine(settings).run(plan, profile="alt", timeout=30)
 
 Each call gets its own botocore session (profile and region apply to it alone), its own
 captured stdout/stderr/stdin (see `capture`), and a cancel token checked before every API call,
@@ -18,15 +20,15 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
 import anyio.lowlevel
 
-from aws_mcp_server import capture, driver, runtime_guards
+from aws_mcp_server import capture, driver, policy
 from aws_mcp_server.errors import EngineError
+from aws_mcp_server.model import RunPlan
 from aws_mcp_server.settings import Settings
 
 Status = Literal["ok", "error", "timeout", "cancelled"]
@@ -47,6 +49,8 @@ class RunResult:
     status: Status
     stdout_size: int
     """The true size of everything the command wrote to stdout, in bytes."""
+    hosts: dict[str, int] = field(default_factory=dict)
+    """HTTP requests sent, per `scheme://host:port`."""
 
     @property
     def ok(self) -> bool:
@@ -94,21 +98,9 @@ class Engine:
         """Calls whose worker thread is still running, abandoned ones included."""
         return self._in_flight
 
-    def _argv(self, argv: Sequence[str]) -> list[str]:
-        args = list(argv)
-        endpoint = self.settings.endpoint_url
-        if endpoint and "--endpoint-url" not in args and not _is_help(args):
-            # awscli v1 replaces a configured endpoint for sqs, rds, emr, docdb, neptune and
-            # health unless --endpoint-url is on the command line: so put it there.
-            args += ["--endpoint-url", endpoint]
-        if _is_s3_transfer(args) and "--no-progress" not in args and not _is_help(args):
-            # Progress lines ("Completed 1.2 MiB/4 MiB ...") are for a terminal, not a model.
-            args.append("--no-progress")
-        return args
-
     def start(
         self,
-        argv: Sequence[str],
+        plan: RunPlan,
         *,
         profile: str | None = None,
         region: str | None = None,
@@ -116,7 +108,12 @@ class Engine:
         timeout: float | None = None,
         token: capture.CancelToken | None = None,
     ) -> _Call:
-        """Start a call on a daemon worker thread and return its handle."""
+        """Start running `plan` on a daemon worker thread and return its handle.
+
+        The plan is what `decision.decide` made of the command; the engine adds nothing to its
+        argv. Its session sends every client to `plan.endpoint_url` unless a client names its own,
+        and refuses clients of services the server's lists exclude.
+        """
         limit = self.settings.timeout if timeout is None else timeout
         if token is None:
             token = capture.CancelToken(limit)
@@ -129,7 +126,7 @@ class Engine:
         # Something may have replaced sys.stdout since the last call (a test runner does).
         capture.install()
         ctx = capture.CallContext(stdin=stdin, limit=CAPTURE_LIMIT, token=token)
-        call = _Call(self, self._argv(argv), profile, region, ctx, limit)
+        call = _Call(self, plan, profile, region, ctx, limit)
         with self._lock:
             self._in_flight += 1
         thread = threading.Thread(
@@ -138,13 +135,13 @@ class Engine:
         thread.start()
         return call
 
-    def run(self, argv: Sequence[str], **kwargs: Any) -> RunResult:
-        """Run one command and wait for its result (blocking)."""
-        return self.start(argv, **kwargs).wait()
+    def run(self, plan: RunPlan, **kwargs: Any) -> RunResult:
+        """Run one plan and wait for its result (blocking)."""
+        return self.start(plan, **kwargs).wait()
 
-    async def arun(self, argv: Sequence[str], **kwargs: Any) -> RunResult:
-        """Run one command without blocking the event loop; cancelling the caller stops the call."""
-        call = self.start(argv, **kwargs)
+    async def arun(self, plan: RunPlan, **kwargs: Any) -> RunResult:
+        """Run one plan without blocking the event loop; cancelling the caller stops the call."""
+        call = self.start(plan, **kwargs)
         try:
             await call.wait_async()
         except BaseException:
@@ -158,29 +155,20 @@ class Engine:
         self._slots.release()
 
 
-def _is_help(argv: Sequence[str]) -> bool:
-    return "help" in argv
-
-
-def _is_s3_transfer(argv: Sequence[str]) -> bool:
-    words = [word for word in argv if not word.startswith("-")][:2]
-    return words[:1] == ["s3"] and words[1:2] in (["cp"], ["mv"], ["rm"], ["sync"])
-
-
 class _Call:
     """One running command."""
 
     def __init__(
         self,
         engine: Engine,
-        argv: list[str],
+        plan: RunPlan,
         profile: str | None,
         region: str | None,
         ctx: capture.CallContext,
         timeout: float,
     ) -> None:
         self.engine = engine
-        self.argv = argv
+        self.plan = plan
         self.profile = profile
         self.region = region
         self.ctx = ctx
@@ -208,13 +196,17 @@ class _Call:
 
     def _invoke(self) -> int:
         try:
-            cli = driver.new_driver(self.profile, self.region)
-            # The same local-file and URL guards as classification, enforced again inside awscli:
-            # a command that slipped past them still cannot touch a file outside the workdir.
-            runtime_guards.register(
-                cli.session.get_component("event_emitter"), self.engine.settings.workdir
+            settings = self.engine.settings
+            cli = driver.new_driver(
+                self.profile,
+                self.region,
+                # The same local-file and URL guards as classification, enforced again inside
+                # awscli: a command that slipped past them still cannot touch a file outside it.
+                workdir=settings.workdir,
+                endpoint_url=self.plan.endpoint_url,
+                client_check=lambda service: _check_client(service, settings),
             )
-            code = cli.main(self.argv)
+            code = cli.main(list(self.plan.argv))
         except SystemExit as exit_:
             code = _exit_code(exit_.code)
         except capture.CallStopped:
@@ -268,7 +260,14 @@ class _Call:
             duration=duration,
             status=status,
             stdout_size=self.ctx.stdout.size,
+            hosts=dict(self.ctx.hosts),
         )
+
+
+def _check_client(service: str, settings: Settings) -> None:
+    refusal = policy.client_refusal(service, settings)
+    if refusal is not None:
+        raise policy.as_error(refusal)
 
 
 def _stopped_note(stderr: str, what: str) -> str:

@@ -12,27 +12,39 @@ import sys
 import textwrap
 from typing import Any
 
-import docutils.core
+import docutils.frontend
 import docutils.nodes
+import docutils.parsers.rst
 import docutils.utils
 
 WIDTH = 88
 
 
+def _settings() -> Any:
+    """Parser settings from docutils' defaults alone.
+
+    `publish_doctree` would read `./docutils.conf` (the workdir, which the write tool may write),
+    `~/.docutils`, `/etc/docutils.conf` and `$DOCUTILSCONFIG`, and a `warning_stream` there makes
+    rendering help open and truncate any file the server can write. These settings never look at
+    a file, and nothing rendering help does opens one: no includes, no raw files, no warnings.
+    """
+    settings = docutils.frontend.get_default_settings(docutils.parsers.rst.Parser)
+    settings.report_level = docutils.utils.Reporter.SEVERE_LEVEL + 1
+    settings.halt_level = docutils.utils.Reporter.SEVERE_LEVEL + 1
+    settings.warning_stream = False
+    settings.file_insertion_enabled = False
+    settings.raw_enabled = False
+    settings._disable_config = True
+    return settings
+
+
 def render_rst(source: str) -> str:
     """reST -> plain text: titles underlined, paragraphs wrapped, lists and literals indented."""
-    doctree = docutils.core.publish_doctree(
-        source,
-        settings_overrides={
-            "report_level": docutils.utils.Reporter.SEVERE_LEVEL + 1,
-            "halt_level": docutils.utils.Reporter.SEVERE_LEVEL + 1,
-            "warning_stream": False,
-            "file_insertion_enabled": False,
-            "raw_enabled": False,
-        },
-    )
+    document = docutils.utils.new_document("<help>", _settings())
+    docutils.parsers.rst.Parser().parse(source, document)
     lines: list[str] = []
-    _walk(doctree, lines, indent=0, depth=0)
+    # Without publish's transforms the first title stays in its section: one level deeper.
+    _walk(document, lines, indent=0, depth=-1)
     text = "\n".join(lines)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -1,6 +1,7 @@
 """The values that flow between resolution, guards and classification. Pure: no awscli import.
 
     text --command.tokenize--> argv --catalog.resolve--> Resolved --policy / classify--> Verdict
+                                              decision.decide --> RunPlan --> engine
 
 `Resolved` is what awscli's own parsers made of a command: which service and operation it names,
 its global options and its arguments. `Verdict` is one decision about it, with the stable id of
@@ -48,6 +49,12 @@ class Resolved:
     readonly_trait: bool | None = None
     signing_name: str | None = None
     output_files: tuple[str, ...] = ()
+    command_classes: tuple[str, ...] = ()
+    """The qualified class name of each command object awscli resolved along `command_path`
+    (`awscli.clidriver.ServiceCommand`, `awscli.customizations.codedeploy.register.Register`): what
+    will run, whatever words reached it."""
+    options: frozenset[str] = frozenset()
+    """The option names (`no-progress`, `instance-ids`) the resolved command accepts."""
 
     @property
     def command_name(self) -> str:
@@ -82,3 +89,21 @@ def reject(
 ) -> Verdict:
     """A reject verdict: the shape every guard and every failure takes."""
     return Verdict("reject", rule, reason, service=service, operation=operation, fix=fix)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything the engine needs to run one decided command, taken from its resolution.
+
+    The engine acts on this and never re-reads the words: `argv` is exactly what awscli gets (local
+    paths made absolute inside the workdir; the server-wide `--endpoint-url`, `--no-progress` and the
+    tool's `--region` added where they apply); `endpoint_url` is where every client the call creates
+    is sent unless it names its own (customizations build clients of their own, credential providers
+    call STS); `services` are the services whose clients the command may create besides its own,
+    checked again at run time against the server's service lists.
+    """
+
+    argv: tuple[str, ...]
+    is_help: bool = False
+    endpoint_url: str | None = None
+    services: tuple[str, ...] = ()

@@ -37,17 +37,29 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aws_mcp_server import guard_tables as tables
 from aws_mcp_server.errors import ConfigError, PolicyError
-from aws_mcp_server.model import Resolved, Verdict, reject
+from aws_mcp_server.model import Resolved, RunPlan, Verdict, reject
 from aws_mcp_server.settings import Settings
+
+
+@cache
+def awscli_facts() -> dict[str, Any]:
+    """What the guards know about the installed awscli's command objects (generated data)."""
+    text = resources.files("aws_mcp_server").joinpath("data", "awscli_facts.json").read_text("utf-8")
+    facts: dict[str, Any] = json.loads(text)
+    return facts
 
 PARAMFILE_PREFIXES = ("file://", "fileb://")
 """Values awscli reads from a local file (awscli.paramfile.LOCAL_PREFIX_MAP)."""
@@ -161,6 +173,24 @@ BLOCKED: tuple[_Blocked, ...] = (
 )
 
 
+def _blocked_object(resolved: Resolved) -> Verdict | None:
+    """A blocked command recognised by the command object awscli resolved, whatever path reached
+    it: awscli hangs CodeDeploy's `register`, `install` and `uninstall` under every command named
+    `deploy`, so `cloudformation deploy ... register` runs `deploy register`."""
+    marks = awscli_facts()["blocked_classes"]
+    operation = f"operation:{resolved.botocore_service}.{resolved.operation_name}"
+    for entry in BLOCKED:
+        mark = marks.get(" ".join(entry.path))
+        if mark is None:
+            continue
+        if mark == operation or mark in resolved.command_classes:
+            reason = entry.reason
+            if resolved.command_path[: len(entry.path)] != entry.path:
+                reason += f" (`{resolved.command_name}` runs it)"
+            return reject(entry.rule, reason, service=resolved.service, fix=entry.fix)
+    return None
+
+
 def _blocked(words: Sequence[str]) -> Verdict | None:
     # Prevents running commands that spawn processes, read stdin, or touch the user's
     # credentials and configuration outside the workdir.
@@ -257,6 +287,14 @@ def _walk(argv: Sequence[str], words: Sequence[str] | None = None) -> _View:
 # Local paths
 
 
+def contains(workdir: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """True when `path`, symlinks followed, is `workdir` or inside it: the one containment test,
+    used before a command runs and by the runtime guards while it runs."""
+    base = Path(os.path.realpath(workdir))
+    real = Path(os.path.realpath(path))
+    return real == base or real.is_relative_to(base)
+
+
 def workdir_of(settings: Settings) -> Path:
     """The workdir with symlinks resolved: the one directory local files may live in."""
     return Path(os.path.realpath(settings.workdir))
@@ -292,7 +330,7 @@ def local_path(value: str, settings: Settings, *, what: str = "local path") -> P
         candidate = workdir / candidate
     resolved = Path(os.path.realpath(candidate))
     # Prevents '..' escapes and symlinks inside the workdir that point outside it.
-    if resolved != workdir and not resolved.is_relative_to(workdir):
+    if not contains(workdir, resolved):
         return reject(
             "path:outside-workdir",
             f"the {what} {value!r} is outside the workdir (it resolves to {resolved})",
@@ -430,7 +468,9 @@ def check_endpoint(
         or any(c.isspace() for c in url)
     ):
         return reject("endpoint:invalid", f"{option} {url!r} is not a plain http(s) URL", fix=fix)
-    if host == "localhost" or host.endswith(".localhost"):
+    # Exactly `localhost`, which the resolver answers from the hosts file; a name under
+    # `.localhost` would be looked up in DNS, whose answer can be anything.
+    if host.lower() == "localhost":
         return None
     try:
         if ipaddress.ip_address(host).is_loopback:
@@ -552,7 +592,11 @@ def check(resolved: Resolved, settings: Settings) -> Verdict | None:
         # `help` is rendered in-process and runs nothing; only the global options matter.
         return _check_globals(resolved, settings)
     view = _walk(resolved.argv, path)
-    verdict = _check_view(view, settings) or _check_globals(resolved, settings)
+    verdict = (
+        _blocked_object(resolved)
+        or _check_view(view, settings)
+        or _check_globals(resolved, settings)
+    )
     if verdict is not None:
         return verdict
     for value in _local_values(resolved):
@@ -664,6 +708,62 @@ def _operation_listed(entries: Sequence[str], resolved: Resolved) -> bool:
     return False
 
 
+def client_services(resolved: Resolved) -> tuple[str, ...]:
+    """Services (botocore names) whose clients the resolved command may build besides its own:
+    what a customization calls (`cloudtrail create-subscription`: s3, sns, sts)."""
+    table = awscli_facts()["client_services"]
+    found: set[str] = set()
+    for name in resolved.command_classes:
+        found.update(table.get(name, ()))
+    found.discard(resolved.botocore_service or "")
+    return tuple(sorted(found))
+
+
+def _client_names(service: str) -> set[str]:
+    names = {service.lower()}
+    cli = awscli_facts()["cli_names"].get(service)
+    if cli:
+        names.add(cli.lower())
+    return names
+
+
+def _client_listed(entries: Sequence[str], service: str, *, operations: bool = False) -> bool:
+    names = _client_names(service)
+    for entry in entries:
+        pattern = entry.lower()
+        if operations:
+            # A SERVICE:OPERATION entry covers a client only when it allows every operation.
+            pattern, _, operation = pattern.partition(":")
+            if operation != "*":
+                continue
+        if any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            return True
+    return False
+
+
+def client_refusal(service: str, settings: Settings) -> Verdict | None:
+    """The server's service lists applied to one client a command builds (botocore name): the
+    same rule `check_verdict` applies before the command runs, checked again as it runs."""
+    if _client_listed(settings.deny_services, service):
+        return reject(
+            "mode:service-denied",
+            f"the server denies the {service} service, which this command calls",
+            fix="the server's deny list (AWS_MCP_DENY_SERVICES) is set by its operator",
+        )
+    if (settings.allow_services or settings.allow_operations) and not (
+        _client_listed(settings.allow_services, service)
+        or _client_listed(settings.allow_operations, service, operations=True)
+    ):
+        allowed = ", ".join((*settings.allow_services, *settings.allow_operations))
+        return reject(
+            "mode:not-allowed",
+            f"this command calls the {service} service, which is not in the server's allow list "
+            f"({allowed})",
+            fix=f"the server's operator can add {service} to --allow-services",
+        )
+    return None
+
+
 def check_verdict(verdict: Verdict, resolved: Resolved, settings: Settings) -> Verdict:
     """Apply the server's modes to a classifier verdict; returns it, or a reject in its place.
 
@@ -701,6 +801,18 @@ def check_verdict(verdict: Verdict, resolved: Resolved, settings: Settings) -> V
                 fix="use one of the allowed services or operations",
                 **where,
             )
+        for service in client_services(resolved):
+            # A customization that builds clients of other services (an IAM role, an S3 bucket)
+            # is covered by the lists for each of them.
+            refusal = client_refusal(service, settings)
+            if refusal is not None:
+                return reject(
+                    refusal.rule,
+                    f"`{resolved.command_name}` calls the {service} service, which the server "
+                    + ("denies" if refusal.rule == "mode:service-denied" else "does not allow"),
+                    fix=refusal.fix,
+                    **where,
+                )
     if verdict.sensitive and verdict.verdict == "read" and settings.sensitive_reads == "refuse":
         return reject(
             "mode:sensitive-refused",
@@ -723,6 +835,39 @@ def check_verdict(verdict: Verdict, resolved: Resolved, settings: Settings) -> V
 def as_error(verdict: Verdict) -> PolicyError:
     """A reject verdict as the error the tools raise."""
     return PolicyError(verdict.reason, rule=verdict.rule, fix=verdict.fix)
+
+
+# --------------------------------------------------------------------------------------------
+# The run plan
+
+
+def run_plan(
+    resolved: Resolved, argv: Sequence[str], settings: Settings, *, region: str | None = None
+) -> RunPlan:
+    """What the engine runs for a command that passed the guards, from what resolution found.
+
+    `argv` is `local_argv(resolved, settings)`. Help runs nothing: it gets nothing added. Anything
+    else gets the server-wide endpoint on its command line (awscli v1 replaces a configured
+    endpoint for sqs, rds, emr, docdb, neptune and health unless `--endpoint-url` is there) unless
+    it names its own; `--no-progress` when the command has that option (the progress meter is
+    for a terminal); and the tool's `region` last, so that it wins over a `--region` in the
+    command (argparse keeps the last).
+    """
+    run = list(argv)
+    if resolved.is_help:
+        return RunPlan(argv=tuple(run), is_help=True)
+    endpoint = settings.endpoint_url
+    if endpoint and resolved.global_options.get("endpoint_url") is None:
+        run += ["--endpoint-url", endpoint]
+    if "no-progress" in resolved.options:
+        run.append("--no-progress")
+    if region:
+        run += ["--region", region]
+    return RunPlan(
+        argv=tuple(run),
+        endpoint_url=endpoint,
+        services=client_services(resolved),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,6 +48,18 @@ def _read(path: Path) -> configparser.RawConfigParser:
         # A file the CLI could not read either: treat it as empty rather than failing every call.
         return configparser.RawConfigParser()
     return parser
+
+
+_REGION = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _region(value: str | None) -> str | None:
+    """A region name, or None. An indented line after `region = ...` is, to the INI parser, more
+    of the region's value (and can be a secret someone meant as its own key): never shown."""
+    if not value:
+        return None
+    first = value.strip().splitlines()[0].strip() if value.strip() else ""
+    return first if len(first) <= 32 and _REGION.fullmatch(first) else None
 
 
 def _kind(settings: Mapping[str, str]) -> str:
@@ -89,7 +102,7 @@ def list_profiles(environ: Mapping[str, str] | None = None) -> list[Profile]:
     profiles = [
         Profile(
             name=name,
-            region=values.get("region") or None,
+            region=_region(values.get("region")),
             kind=_kind(values),
             is_default=name == default,
             source="+".join(sorted(sources[name])),

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import awscli.paramfile
@@ -35,6 +34,7 @@ import awscli.shorthand
 
 import aws_mcp_server.driver  # noqa: F401  (installs capture and imports awscli before botocore)
 from aws_mcp_server import guard_tables as tables
+from aws_mcp_server import policy
 from aws_mcp_server.errors import PolicyError
 
 _LOCAL_PREFIXES = tuple(awscli.paramfile.LOCAL_PREFIX_MAP)
@@ -62,10 +62,13 @@ class GuardRefusal(PolicyError):
 
 
 class RuntimeGuard:
-    """The handlers registered on one session. `refusals` lists what they refused, in order."""
+    """The handlers registered on one session. `refusals` lists what they refused, in order.
 
-    def __init__(self, workdir: Path | str) -> None:
-        self.workdir = os.path.realpath(workdir)
+    With no workdir (a driver that only resolves commands) every local file is refused.
+    """
+
+    def __init__(self, workdir: os.PathLike[str] | str | None) -> None:
+        self.workdir = os.path.realpath(workdir) if workdir is not None else None
         self.refusals: list[GuardRefusal] = []
 
     # -- checks ---------------------------------------------------------------------------
@@ -76,12 +79,16 @@ class RuntimeGuard:
         return error
 
     def _inside(self, path: str) -> bool:
-        real = os.path.realpath(os.path.join(os.getcwd(), path))
-        return real == self.workdir or real.startswith(self.workdir.rstrip(os.sep) + os.sep)
+        if self.workdir is None:
+            return False
+        return policy.contains(self.workdir, os.path.join(os.getcwd(), path))
 
     def check_path(self, path: str, what: str, *, expands: bool = True) -> None:
         """Refuse `path` unless it, as awscli will open it, is inside the workdir."""
-        fix = f"Local files are read and written only in the workdir ({self.workdir})."
+        if self.workdir is None:
+            fix = "No local file can be read or written on this path (there is no workdir here)."
+        else:
+            fix = f"Local files are read and written only in the workdir ({self.workdir})."
         if path in ("", "-"):
             raise self._refuse(
                 "path:stdin" if path == "-" else "path:invalid",
@@ -211,7 +218,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def register(events: Any, workdir: Path | str) -> RuntimeGuard:
+def register(events: Any, workdir: os.PathLike[str] | str | None) -> RuntimeGuard:
     """Register the runtime guards on one call's session and return them.
 
     `events` is the session's event emitter, `driver.session.get_component("event_emitter")`

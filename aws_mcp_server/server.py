@@ -147,6 +147,9 @@ class Prepared:
     decision: Decision
     profile: str | None
     region: str | None
+    """The region the engine's session gets (the tool's, or the profile's)."""
+    runs_in: str | None
+    """The region the command runs in: as `region`, unless the command names its own."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,7 @@ def _question(prepared: Prepared) -> str:
         lines += [f"  runs as: aws {runs_as}", ""]
     lines.append(
         f"profile: {_visible(prepared.profile or '(default)')}    "
-        f"region: {_visible(prepared.region or '(the profile default)')}"
+        f"region: {_visible(prepared.runs_in or '(the profile default)')}"
     )
     if decision.verdict == "write":
         lines.append(f"why you are asked: it changes AWS resources or local files ({decision.reason})")
@@ -385,10 +388,15 @@ class Tools:
             )
         except AwsMcpError as err:
             raise _Refused(str(err), verdict="reject", rule=err.rule, refused="profile") from None
-        decision = decide(command, self.settings, validate=validate)
+        # The tool's own region wins over a --region in the command (the plan puts it last).
+        decision = decide(command, self.settings, validate=validate, region=region)
+        stated = decision.resolved.global_options.get("region") if decision.resolved else None
+        # Where it runs: the tool's region, else a --region in the command (awscli lets it
+        # override the session's), else the profile's. The question shows this one.
+        runs_in = region or (stated if isinstance(stated, str) else None) or use_region
         _note(
             profile=use_profile,
-            region=use_region,
+            region=runs_in,
             service=decision.service,
             operation=decision.operation,
             verdict=decision.verdict,
@@ -396,7 +404,7 @@ class Tools:
         )
         if decision.verdict == "reject":
             raise _Refused(_refusal(decision), refused="reject")
-        return Prepared(decision, use_profile, use_region)
+        return Prepared(decision, use_profile, use_region, runs_in)
 
     async def read(
         self, command: str, profile: str | None, region: str | None, ctx: Context | None
@@ -546,7 +554,8 @@ class Tools:
     async def _run(
         self, decision: Decision, profile: str | None, region: str | None, ctx: Context | None
     ) -> RunResult:
-        call = self.engine.start(list(decision.argv), profile=profile, region=region)
+        assert decision.plan is not None  # only a reject has no plan, and rejects never run
+        call = self.engine.start(decision.plan, profile=profile, region=region)
         done = anyio.Event()
 
         async def progress() -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,7 +59,9 @@ def cold_start(env: dict[str, str], endpoint: str) -> float:
         "import time; t = time.perf_counter()\n"
         "from aws_mcp_server.engine import Engine\n"
         "from aws_mcp_server.settings import Settings\n"
-        f"r = Engine(Settings(endpoint_url={endpoint!r})).run(['s3api', 'list-buckets'])\n"
+        "from aws_mcp_server.decision import decide\n"
+        f"settings = Settings(endpoint_url={endpoint!r})\n"
+        "r = Engine(settings).run(decide('s3api list-buckets', settings, validate=False).plan)\n"
         "assert r.ok, r.stderr\n"
         "import sys; sys.stderr.write(repr(time.perf_counter() - t))\n"
     )
@@ -85,16 +89,23 @@ def main() -> int:
     server, endpoint = start_moto()
     import boto3
 
+    from aws_mcp_server.decision import decide
     from aws_mcp_server.engine import Engine
     from aws_mcp_server.settings import Settings
 
     engine = Engine(Settings(endpoint_url=endpoint))
     engine.warm_up()
+
+    def planned(argv: list[str]) -> Any:
+        plan = decide(shlex.join(argv), engine.settings, validate=False).plan
+        assert plan is not None, argv
+        return plan
+
     for argv in (
         ["s3", "mb", "s3://bench-bucket"],
         ["ec2", "run-instances", "--image-id", "ami-12c6146b", "--count", "2"],
     ):
-        assert engine.run(argv).ok
+        assert engine.run(planned(argv)).ok
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
 
@@ -106,8 +117,10 @@ def main() -> int:
     rows = []
     for name, argv, floor in commands:
 
-        def run(argv: list[str] = argv) -> None:
-            result = engine.run(argv)
+        plan = planned(argv)
+
+        def run(plan: Any = plan) -> None:
+            result = engine.run(plan)
             assert result.ok, result.stderr
 
         engine_p = measure(run, args.calls)
@@ -125,7 +138,7 @@ def main() -> int:
 
     cold = cold_start(env, endpoint)
     for _ in range(1000):
-        engine.run(["s3api", "list-buckets"])
+        engine.run(planned(["s3api", "list-buckets"]))
     rss = rss_mib()
 
     print(

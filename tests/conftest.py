@@ -6,6 +6,7 @@ Nothing here reads or writes the real ~/.aws, and nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -123,9 +124,10 @@ def aws_files(moto_server: Moto, tmp_path_factory: pytest.TempPathFactory) -> Aw
     os.environ.update(environ)
     try:
         engine = Engine(Settings(endpoint_url=moto_server.url, workdir=home / "workdir"))
-        made = engine.run(["iam", "create-user", "--user-name", "alice"])
+        made = run(engine, ["iam", "create-user", "--user-name", "alice"])
         assert made.ok, made.stderr
-        key = engine.run(
+        key = run(
+            engine,
             [
                 "iam",
                 "create-access-key",
@@ -135,13 +137,14 @@ def aws_files(moto_server: Moto, tmp_path_factory: pytest.TempPathFactory) -> Aw
                 "AccessKey.[AccessKeyId,SecretAccessKey]",
                 "--output",
                 "text",
-            ]
+            ],
         )
         assert key.ok, key.stderr
         access, secret = key.text.split()
         _write_profiles(home, (access, secret))
-        arn = engine.run(
-            ["iam", "get-user", "--user-name", "alice", "--query", "User.Arn", "--output", "text"]
+        arn = run(
+            engine,
+            ["iam", "get-user", "--user-name", "alice", "--query", "User.Arn", "--output", "text"],
         ).text.strip()
     finally:
         for name, value in saved.items():
@@ -175,9 +178,40 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not os.environ["AWS_CONFIG_FILE"].startswith(os.path.expanduser("~/.aws"))
 
 
+def plan_of(engine: Any, argv: list[str], *, checked: bool = True) -> Any:
+    """The run plan for `argv` on `engine`'s settings.
+
+    `checked`: as the tools make it (`decide`; the test fails if the command is refused).
+    Unchecked: argv exactly as given plus the server-wide endpoint, for engine tests of what
+    awscli itself does with commands the guards would refuse (the runtime guards still apply).
+    """
+    from aws_mcp_server.decision import decide
+    from aws_mcp_server.model import RunPlan
+
+    settings = engine.settings
+    if checked:
+        decision = decide(shlex.join(argv), settings, validate=False)
+        assert decision.plan is not None, f"{argv}: refused: {decision.rule}: {decision.reason}"
+        return decision.plan
+    endpoint = settings.endpoint_url
+    extra = ("--endpoint-url", endpoint) if endpoint else ()
+    return RunPlan(argv=(*argv, *extra), endpoint_url=endpoint)
+
+
+def run(engine: Any, argv: list[str], *, checked: bool = True, **kwargs: Any) -> Any:
+    """`engine.run` on the plan for `argv` (see `plan_of`)."""
+    return engine.run(plan_of(engine, argv, checked=checked), **kwargs)
+
+
+def start(engine: Any, argv: list[str], *, checked: bool = True, **kwargs: Any) -> Any:
+    """`engine.start` on the plan for `argv` (see `plan_of`)."""
+    return engine.start(plan_of(engine, argv, checked=checked), **kwargs)
+
+
 def stopped_instance(engine: Any) -> str:
     """A stopped EC2 instance in moto: `ec2 wait instance-running` on it never succeeds."""
-    run = engine.run(
+    launched = run(
+        engine,
         [
             "ec2",
             "run-instances",
@@ -187,11 +221,11 @@ def stopped_instance(engine: Any) -> str:
             "Instances[0].InstanceId",
             "--output",
             "text",
-        ]
+        ],
     )
-    assert run.ok, run.stderr
-    instance = str(run.text.strip())
-    stopped = engine.run(["ec2", "stop-instances", "--instance-ids", instance])
+    assert launched.ok, launched.stderr
+    instance = str(launched.text.strip())
+    stopped = run(engine, ["ec2", "stop-instances", "--instance-ids", instance])
     assert stopped.ok, stopped.stderr
     return instance
 

@@ -214,6 +214,24 @@ async def test_a_modern_client_without_elicitation_gets_missing_capability(
     assert bucket not in buckets(s3)
 
 
+@pytest.mark.parametrize(
+    ("tool_region", "expected"), [(None, "eu-central-1"), ("ap-south-1", "ap-south-1")]
+)
+async def test_the_question_names_the_region_the_command_runs_in(
+    settings: Settings, s3: Any, tool_region: str | None, expected: str
+) -> None:
+    bucket = unique("where")
+    answers = Answers(ACCEPT)
+    arguments = {"command": f"s3 mb s3://{bucket} --region eu-central-1", "profile": "alt"}
+    if tool_region:
+        arguments["region"] = tool_region
+    async with Client(build_server(settings), elicitation_callback=answers) as client:
+        made = await client.call_tool(WRITE, arguments)
+    assert not made.is_error, text_of(made)
+    assert f"profile: alt    region: {expected}" in answers.asked[0]
+    assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == expected
+
+
 async def test_line_breaks_in_the_command_cannot_draw_lines_of_their_own_in_the_question(
     settings: Settings, s3: Any
 ) -> None:

@@ -19,7 +19,7 @@ import pytest
 from aws_mcp_server import capture
 from aws_mcp_server.engine import Engine, RunResult
 from aws_mcp_server.settings import Settings, load
-from tests.conftest import AwsFiles, Moto, stopped_instance
+from tests.conftest import AwsFiles, Moto, plan_of, run, start, stopped_instance
 
 
 @pytest.fixture
@@ -41,21 +41,21 @@ def ok(result: RunResult) -> RunResult:
 
 def test_s3api_create_and_list_buckets(engine: Engine) -> None:
     bucket = unique("bkt")
-    ok(engine.run(["s3api", "create-bucket", "--bucket", bucket]))
-    listed = json.loads(ok(engine.run(["s3api", "list-buckets"])).text)
+    ok(run(engine, ["s3api", "create-bucket", "--bucket", bucket]))
+    listed = json.loads(ok(run(engine, ["s3api", "list-buckets"])).text)
     assert bucket in [b["Name"] for b in listed["Buckets"]]
 
 
 def test_s3_ls_shows_objects(engine: Engine, tmp_path: Path) -> None:
     bucket = unique("ls")
-    ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
+    ok(run(engine, ["s3", "mb", f"s3://{bucket}"]))
     source = tmp_path / "hello.txt"
     source.write_text("hello")
-    copied = ok(engine.run(["s3", "cp", str(source), f"s3://{bucket}/dir/hello.txt"]))
+    copied = ok(run(engine, ["s3", "cp", str(source), f"s3://{bucket}/dir/hello.txt"]))
     # The engine asks for no progress meter: only the summary line.
     assert "Completed" not in copied.text
     assert copied.text.strip().startswith("upload:")
-    listing = ok(engine.run(["s3", "ls", f"s3://{bucket}", "--recursive"])).text
+    listing = ok(run(engine, ["s3", "ls", f"s3://{bucket}", "--recursive"])).text
     assert "dir/hello.txt" in listing
     assert " 5 " in listing  # the size column
 
@@ -63,30 +63,35 @@ def test_s3_ls_shows_objects(engine: Engine, tmp_path: Path) -> None:
 def test_s3_cp_between_buckets(engine: Engine, tmp_path: Path) -> None:
     src, dst = unique("src"), unique("dst")
     for bucket in (src, dst):
-        ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
+        ok(run(engine, ["s3", "mb", f"s3://{bucket}"]))
     body = tmp_path / "body"
     body.write_bytes(b"copied between buckets")
-    ok(engine.run(["s3", "cp", str(body), f"s3://{src}/k", "--no-progress"]))
-    out = ok(engine.run(["s3", "cp", f"s3://{src}/k", f"s3://{dst}/k2", "--no-progress"])).text
+    ok(run(engine, ["s3", "cp", str(body), f"s3://{src}/k", "--no-progress"]))
+    out = ok(run(engine, ["s3", "cp", f"s3://{src}/k", f"s3://{dst}/k2", "--no-progress"])).text
     assert f"copy: s3://{src}/k to s3://{dst}/k2" in out
-    assert ok(engine.run(["s3", "cp", f"s3://{dst}/k2", "-"])).stdout == b"copied between buckets"
+    assert ok(run(engine, ["s3", "cp", f"s3://{dst}/k2", "-"])).stdout == b"copied between buckets"
 
 
 def test_s3_cp_to_stdout_keeps_binary_bytes(engine: Engine, tmp_path: Path) -> None:
     bucket = unique("bin")
-    ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
+    ok(run(engine, ["s3", "mb", f"s3://{bucket}"]))
     payload = bytes(range(256)) * 40
     source = tmp_path / "payload.bin"
     source.write_bytes(payload)
-    ok(engine.run(["s3api", "put-object", "--bucket", bucket, "--key", "p", "--body", str(source)]))
-    result = ok(engine.run(["s3", "cp", f"s3://{bucket}/p", "-"]))
+    ok(
+        run(
+            engine, ["s3api", "put-object", "--bucket", bucket, "--key", "p", "--body", str(source)]
+        )
+    )
+    result = ok(run(engine, ["s3", "cp", f"s3://{bucket}/p", "-"]))
     assert result.stdout == payload
     assert result.stdout_size == len(payload)
 
 
 def test_ec2_run_and_describe_with_query_and_text_output(engine: Engine) -> None:
-    run = ok(
-        engine.run(
+    launched = ok(
+        run(
+            engine,
             [
                 "ec2",
                 "run-instances",
@@ -98,13 +103,14 @@ def test_ec2_run_and_describe_with_query_and_text_output(engine: Engine) -> None
                 "Instances[0].InstanceId",
                 "--output",
                 "text",
-            ]
+            ],
         )
     )
-    instance = run.text.strip()
+    instance = launched.text.strip()
     assert instance.startswith("i-")
     text = ok(
-        engine.run(
+        run(
+            engine,
             [
                 "ec2",
                 "describe-instances",
@@ -114,7 +120,7 @@ def test_ec2_run_and_describe_with_query_and_text_output(engine: Engine) -> None
                 "text",
                 "--query",
                 "Reservations[].Instances[].[InstanceId,InstanceType]",
-            ]
+            ],
         )
     ).text
     assert text.split() == [instance, "t3.micro"]
@@ -122,7 +128,7 @@ def test_ec2_run_and_describe_with_query_and_text_output(engine: Engine) -> None
 
 def test_table_output(engine: Engine) -> None:
     table = ok(
-        engine.run(["ec2", "describe-regions", "--output", "table", "--query", "Regions[0:2]"])
+        run(engine, ["ec2", "describe-regions", "--output", "table", "--query", "Regions[0:2]"])
     ).text
     assert table.splitlines()[1].strip("| ") == "DescribeRegions"
     assert "+--" in table
@@ -130,9 +136,9 @@ def test_table_output(engine: Engine) -> None:
 
 def test_iam_users(engine: Engine) -> None:
     user = unique("user")
-    ok(engine.run(["iam", "create-user", "--user-name", user]))
+    ok(run(engine, ["iam", "create-user", "--user-name", user]))
     names = ok(
-        engine.run(["iam", "list-users", "--query", "Users[].UserName", "--output", "json"])
+        run(engine, ["iam", "list-users", "--query", "Users[].UserName", "--output", "json"])
     ).text
     assert user in json.loads(names)
 
@@ -140,7 +146,8 @@ def test_iam_users(engine: Engine) -> None:
 def test_dynamodb_tables(engine: Engine) -> None:
     table = unique("tbl")
     ok(
-        engine.run(
+        run(
+            engine,
             [
                 "dynamodb",
                 "create-table",
@@ -152,18 +159,27 @@ def test_dynamodb_tables(engine: Engine) -> None:
                 "AttributeName=id,KeyType=HASH",
                 "--billing-mode",
                 "PAY_PER_REQUEST",
-            ]
+            ],
         )
     )
     ok(
-        engine.run(
-            ["dynamodb", "put-item", "--table-name", table, "--item", '{"id": {"S": "a|b & c"}}']
+        run(
+            engine,
+            ["dynamodb", "put-item", "--table-name", table, "--item", '{"id": {"S": "a|b & c"}}'],
         )
     )
     item = json.loads(
         ok(
-            engine.run(
-                ["dynamodb", "get-item", "--table-name", table, "--key", '{"id": {"S": "a|b & c"}}']
+            run(
+                engine,
+                [
+                    "dynamodb",
+                    "get-item",
+                    "--table-name",
+                    table,
+                    "--key",
+                    '{"id": {"S": "a|b & c"}}',
+                ],
             )
         ).text
     )
@@ -171,8 +187,9 @@ def test_dynamodb_tables(engine: Engine) -> None:
 
 
 def test_failing_call_returns_255_with_the_aws_error(engine: Engine, tmp_path: Path) -> None:
-    result = engine.run(
-        ["s3api", "get-object", "--bucket", unique("nope"), "--key", "k", str(tmp_path / "out")]
+    result = run(
+        engine,
+        ["s3api", "get-object", "--bucket", unique("nope"), "--key", "k", str(tmp_path / "out")],
     )
     assert result.exit_code == 255
     assert result.status == "error"
@@ -182,16 +199,20 @@ def test_failing_call_returns_255_with_the_aws_error(engine: Engine, tmp_path: P
 def test_the_engine_enforces_the_workdir_at_run_time(engine: Engine, tmp_path: Path) -> None:
     # Even a command that never went through classification cannot write outside the workdir.
     bucket = unique("guard")
-    ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
+    ok(run(engine, ["s3", "mb", f"s3://{bucket}"]))
     outside = tmp_path.parent / f"{bucket}-outside"
-    result = engine.run(["s3api", "get-object", "--bucket", bucket, "--key", "k", str(outside)])
+    result = run(
+        engine,
+        ["s3api", "get-object", "--bucket", bucket, "--key", "k", str(outside)],
+        checked=False,
+    )
     assert result.exit_code == 255
     assert "outside the workdir" in result.stderr
     assert not outside.exists()
 
 
 def test_argparse_error_returns_2_with_usage(engine: Engine) -> None:
-    result = engine.run(["s3api", "list-bucketz"])
+    result = run(engine, ["s3api", "list-bucketz"], checked=False)
     assert result.exit_code == 2
     assert "usage:" in result.stderr
     assert "Invalid choice" in result.stderr
@@ -199,7 +220,7 @@ def test_argparse_error_returns_2_with_usage(engine: Engine) -> None:
 
 
 def test_version_system_exit_is_a_result(engine: Engine) -> None:
-    result = engine.run(["--version"])
+    result = run(engine, ["--version"], checked=False)
     assert result.exit_code == 0
     assert result.text.startswith("aws-cli/1.46")
 
@@ -216,12 +237,12 @@ def test_endpoint_from_environment_reaches_moto_for_sqs(
     assert settings.endpoint_url == moto_server.url
     engine = Engine(settings)
     queue = unique("q")
-    url = json.loads(ok(engine.run(["sqs", "create-queue", "--queue-name", queue])).text)[
+    url = json.loads(ok(run(engine, ["sqs", "create-queue", "--queue-name", queue])).text)[
         "QueueUrl"
     ]
     assert url.startswith(moto_server.url), url
-    ok(engine.run(["sqs", "send-message", "--queue-url", url, "--message-body", "hi"]))
-    listed = json.loads(ok(engine.run(["sqs", "list-queues"])).text)
+    ok(run(engine, ["sqs", "send-message", "--queue-url", url, "--message-body", "hi"]))
+    listed = json.loads(ok(run(engine, ["sqs", "list-queues"])).text)
     assert url in listed["QueueUrls"]
 
 
@@ -230,7 +251,8 @@ def test_endpoint_from_environment_reaches_moto_for_sqs(
 
 def _zone_region(engine: Engine, **kwargs: str) -> str:
     out = ok(
-        engine.run(
+        run(
+            engine,
             [
                 "ec2",
                 "describe-availability-zones",
@@ -247,7 +269,7 @@ def _zone_region(engine: Engine, **kwargs: str) -> str:
 
 def _caller(engine: Engine, **kwargs: str) -> str:
     return ok(
-        engine.run(["sts", "get-caller-identity", "--query", "Arn", "--output", "text"], **kwargs)
+        run(engine, ["sts", "get-caller-identity", "--query", "Arn", "--output", "text"], **kwargs)
     ).text.strip()
 
 
@@ -318,15 +340,15 @@ def test_stdin_is_empty_unless_supplied() -> None:
 
 def test_commands_that_read_stdin_are_refused_at_run_time(engine: Engine) -> None:
     bucket = unique("stdin")
-    ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
+    ok(run(engine, ["s3", "mb", f"s3://{bucket}"]))
     for argv in (
         ["s3", "cp", "-", f"s3://{bucket}/k"],
         ["s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", "/dev/stdin"],
     ):
-        result = engine.run(argv)
+        result = run(engine, argv, checked=False)
         assert result.exit_code == 255, argv
         assert "refused" in result.stderr
-    listed = ok(engine.run(["s3api", "list-objects-v2", "--bucket", bucket])).text
+    listed = ok(run(engine, ["s3api", "list-objects-v2", "--bucket", bucket])).text
     assert '"Key"' not in listed
 
 
@@ -337,10 +359,11 @@ def test_output_cap_cuts_at_a_line_and_reports_the_true_size(
     aws_env: AwsFiles, moto_server: Moto, tmp_path: Path
 ) -> None:
     engine = Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path, output_cap=2000))
-    result = ok(engine.run(["ec2", "describe-regions"]))
+    result = ok(run(engine, ["ec2", "describe-regions"]))
     full = ok(
-        Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path)).run(
-            ["ec2", "describe-regions"]
+        run(
+            Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path)),
+            ["ec2", "describe-regions"],
         )
     )
     assert result.truncated
@@ -362,7 +385,7 @@ def test_output_cap_cuts_at_a_line_and_reports_the_true_size(
     ],
 )
 def test_help_is_plain_text(engine: Engine, argv: list[str], expected: str) -> None:
-    result = ok(engine.run(argv))
+    result = ok(run(engine, argv))
     assert expected in result.text
     assert "\x08" not in result.text  # no groff overstrike
     assert ".TH" not in result.text and "\x1b[" not in result.text
@@ -374,7 +397,8 @@ def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
         "import aws_mcp_server.driver, sys\n"
         "from aws_mcp_server.engine import Engine\n"
         "from aws_mcp_server.settings import Settings\n"
-        "r = Engine(Settings()).run(['ec2', 'describe-instances', 'help'])\n"
+        "from aws_mcp_server.model import RunPlan\n"
+        "r = Engine(Settings()).run(RunPlan(('ec2', 'describe-instances', 'help'), is_help=True))\n"
         "sys.stderr.write('%d %d' % (r.exit_code, len(r.stdout)))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PAGER"}
@@ -398,10 +422,10 @@ def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
 def test_waiter_stops_at_the_deadline_and_the_engine_stays_responsive(engine: Engine) -> None:
     instance = stopped_instance(engine)
     started = time.perf_counter()
-    call = engine.start(["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=3)
+    call = start(engine, ["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=3)
     # While the waiter waits, other calls go through.
     quick = time.perf_counter()
-    ok(engine.run(["s3api", "list-buckets"]))
+    ok(run(engine, ["s3api", "list-buckets"]))
     assert time.perf_counter() - quick < 2
     result = call.wait()
     elapsed = time.perf_counter() - started
@@ -415,7 +439,9 @@ def test_waiter_stops_at_the_deadline_and_the_engine_stays_responsive(engine: En
 
 def test_cancel_stops_a_waiter(engine: Engine) -> None:
     instance = stopped_instance(engine)
-    call = engine.start(["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=60)
+    call = start(
+        engine, ["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=60
+    )
     time.sleep(0.5)
     cancelled_at = time.perf_counter()
     call.ctx.token.cancel()
@@ -432,7 +458,9 @@ def test_cancelling_the_awaiting_task_stops_the_call(engine: Engine) -> None:
 
     async def main() -> None:
         with anyio.move_on_after(0.5):
-            await engine.arun(["ec2", "wait", "instance-running", "--instance-ids", instance])
+            await engine.arun(
+                plan_of(engine, ["ec2", "wait", "instance-running", "--instance-ids", instance])
+            )
         holder["cancelled"] = time.perf_counter()
 
     anyio.run(main)
@@ -444,7 +472,7 @@ def test_cancelling_the_awaiting_task_stops_the_call(engine: Engine) -> None:
 
 def test_async_run_returns_the_result(engine: Engine) -> None:
     async def main() -> RunResult:
-        return await engine.arun(["s3api", "list-buckets"])
+        return await engine.arun(plan_of(engine, ["s3api", "list-buckets"]))
 
     assert json.loads(ok(anyio.run(main)).text)["Buckets"] is not None
 
@@ -452,14 +480,16 @@ def test_async_run_returns_the_result(engine: Engine) -> None:
 def test_cap_on_calls_in_flight(aws_env: AwsFiles, moto_server: Moto, tmp_path: Path) -> None:
     engine = Engine(Settings(endpoint_url=moto_server.url, workdir=tmp_path, max_concurrency=1))
     instance = stopped_instance(engine)
-    call = engine.start(["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=60)
+    call = start(
+        engine, ["ec2", "wait", "instance-running", "--instance-ids", instance], timeout=60
+    )
     from aws_mcp_server.errors import EngineError
 
     with pytest.raises(EngineError, match="already running"):
-        engine.start(["s3api", "list-buckets"], timeout=0.2)
+        start(engine, ["s3api", "list-buckets"], timeout=0.2)
     call.ctx.token.cancel()
     assert call.done.wait(2)
-    ok(engine.run(["s3api", "list-buckets"]))
+    ok(run(engine, ["s3api", "list-buckets"]))
 
 
 # --- nothing leaks ------------------------------------------------------------------------
@@ -488,7 +518,7 @@ def test_thousand_calls_leak_nothing(engine: Engine, aws_env: AwsFiles) -> None:
     sync_source.mkdir(exist_ok=True)
     (sync_source / "f.txt").write_text("x")
     bucket = unique("sync")
-    ok(engine.run(["s3", "mb", f"s3://{bucket}"]))
+    ok(run(engine, ["s3", "mb", f"s3://{bucket}"]))
     commands = [
         ["s3", "sync", str(sync_source), f"s3://{bucket}", "--delete"],
         ["s3api", "list-buckets"],
@@ -497,11 +527,12 @@ def test_thousand_calls_leak_nothing(engine: Engine, aws_env: AwsFiles) -> None:
         ["ec2", "describe-availability-zones", "--debug"],
     ]
     for i in range(100):
-        engine.run(commands[i % len(commands)], profile="alt" if i % 2 else None)
+        # Unchecked: the engine's own defences (aliases, --debug handlers) are what is measured.
+        run(engine, commands[i % len(commands)], checked=False, profile="alt" if i % 2 else None)
     handlers, rss, sync_args = _handler_counts(), _rss_kib(), len(SyncCommand.ARG_TABLE)
     stdout = sys.stdout
     for i in range(1000):
-        engine.run(commands[i % len(commands)], profile="alt" if i % 2 else None)
+        run(engine, commands[i % len(commands)], checked=False, profile="alt" if i % 2 else None)
     assert _handler_counts() == handlers
     assert len(SyncCommand.ARG_TABLE) == sync_args  # regression: grew by 3 per `s3 sync`
     assert recorder._handlers == []
@@ -516,7 +547,7 @@ def test_user_aliases_and_config_plugins_are_never_loaded(
     engine: Engine, aws_env: AwsFiles
 ) -> None:
     for alias in ("whoami", "shell"):
-        result = engine.run([alias])
+        result = run(engine, [alias], checked=False)
         assert result.exit_code == 2, result.text
         assert "Invalid choice" in result.stderr
     assert not Path("pwned.txt").exists()
@@ -524,10 +555,10 @@ def test_user_aliases_and_config_plugins_are_never_loaded(
 
 
 def test_color_on_does_not_wrap_stdout(engine: Engine) -> None:
-    ok(engine.run(["s3api", "list-buckets"]))
+    ok(run(engine, ["s3api", "list-buckets"]))
     before = sys.stdout
     assert isinstance(before, capture._TextOut)
-    result = ok(engine.run(["sts", "get-caller-identity", "--output", "table", "--color", "on"]))
+    result = ok(run(engine, ["sts", "get-caller-identity", "--output", "table", "--color", "on"]))
     assert sys.stdout is before
     assert "\x1b[" in result.text  # color was honoured, inside the captured output only
 

@@ -98,6 +98,8 @@ REFUSED_EARLY = [
     ("s3 ls --endpoint-url http://127.0.0.1@evil.example", "endpoint:invalid"),
     ("s3 ls --endpoint-url ftp://127.0.0.1", "endpoint:invalid"),
     ("s3 ls --endpoint-url http://localhost.evil.example", "endpoint:not-allowed"),
+    # Names under .localhost are looked up in DNS; only the bare name is loopback for sure.
+    ("s3 ls --endpoint-url http://moto.localhost:4566", "endpoint:not-allowed"),
     ("s3 ls --endpoint-url http://10.0.0.1", "endpoint:not-allowed"),
     ("s3 ls --endpoint-url http://localstack:4567", "endpoint:not-allowed"),
     ("emr create-default-roles --iam-endpoint https://evil.example", "endpoint:not-allowed"),

@@ -42,8 +42,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(argv: list[str], workdir: Path) -> tuple[object, runtime_guards.RuntimeGuard, str]:
-    cli = driver.new_driver()
-    guard = runtime_guards.register(cli.session.get_component("event_emitter"), workdir)
+    cli = driver.new_driver(workdir=workdir)
+    guard = driver.guard_of(cli)
     ctx = capture.CallContext()
     capture.install()
     rc = capture.run_in(ctx, lambda: cli.main([*argv, *OFFLINE]))

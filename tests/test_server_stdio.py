@@ -15,7 +15,7 @@ from mcp import Client
 
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.settings import Settings
-from tests.conftest import AwsFiles, Moto, stopped_instance
+from tests.conftest import AwsFiles, Moto, run, stopped_instance
 from tests.mcp_helpers import stdio_params, text_of
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +39,7 @@ def direct(aws_env: AwsFiles, moto_server: Moto, workdir: Path) -> Engine:
 
 
 def buckets(engine: Engine) -> list[str]:
-    result = engine.run(["s3api", "list-buckets", "--query", "Buckets[].Name"])
+    result = run(engine, ["s3api", "list-buckets", "--query", "Buckets[].Name"])
     assert result.ok, result.stderr
     return list(json.loads(result.text) or [])
 
