@@ -116,6 +116,8 @@ class CallContext:
         """HTTP requests sent so far (pages, polls, retries, transfer parts), for progress."""
         self.hosts: dict[str, int] = {}
         """Requests sent so far per `scheme://host:port`: where the call went."""
+        self.credential_method: str | None = None
+        """Where the call's credentials came from (botocore's method name: `assume-role`...)."""
 
 
 def current() -> CallContext | None:

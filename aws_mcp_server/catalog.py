@@ -91,7 +91,9 @@ class _Tables:
     """One driver's command tables, built lazily, read-only once built."""
 
     def __init__(self) -> None:
-        self.driver = driver.new_driver()
+        # The user's config files play no part in what a command means (a broken one must not
+        # stop `help` or classification).
+        self.driver = driver.new_driver(user_config=False)
         self.commands: dict[str, Any] = self.driver._get_command_table()
         main = self.driver._create_parser(self.commands)  # adds the `help` command
         # `--version` would print and exit inside argparse: make it a plain flag we can see.
@@ -713,7 +715,14 @@ def validate(
         raise refusals[0]
     if rc in (0, None):
         return
-    text = _usage_free(ctx.stderr.getvalue().decode("utf-8", "replace"))
+    stderr = ctx.stderr.getvalue().decode("utf-8", "replace")
+    if "Unable to parse config file" in stderr:
+        from aws_mcp_server import profiles
+
+        problem = profiles.files_problem()
+        if problem is not None:
+            raise problem
+    text = _usage_free(stderr)
     message = text or f"awscli refused the command (exit {rc})"
     first, _, more = message.partition("\n")
     if first.startswith("Parameter validation failed") and more:

@@ -45,6 +45,7 @@ import botocore  # noqa: E402
 import botocore.client  # noqa: E402
 import botocore.credentials  # noqa: E402
 import botocore.endpoint  # noqa: E402
+import botocore.exceptions  # noqa: E402
 import botocore.hooks  # noqa: E402
 import botocore.httpsession  # noqa: E402
 import botocore.loaders  # noqa: E402
@@ -58,6 +59,7 @@ from awscli.customizations.s3.syncstrategy.base import BaseSync  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from aws_mcp_server import helptext  # noqa: E402
+from aws_mcp_server.errors import AwsMcpError  # noqa: E402
 
 AWSCLI_VERSION: str = awscli.__version__
 BOTOCORE_VERSION: str = botocore.__version__
@@ -244,6 +246,9 @@ _patch_process()
 # configured; inside a call those write to the call's captured stderr. Only warnings and up.
 for _name in ("botocore", "awscli", "s3transfer", "urllib3"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+# A failed credential refresh is logged as a warning with its traceback, then raised: the raised
+# error is explained to the user (see `credentials`), the traceback is noise.
+logging.getLogger("botocore.credentials").setLevel(logging.ERROR)
 
 _DATA_PATH = botocore.session.Session().get_config_variable("data_path")
 _LOADER = botocore.loaders.create_loader(_DATA_PATH)
@@ -316,6 +321,8 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
     _aws_mcp_check: Callable[[str], None] | None = None
 
     def create_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        from aws_mcp_server import credentials
+
         check = self._aws_mcp_check
         if check is not None:
             caller = sys._getframe(1).f_globals.get("__name__", "")
@@ -324,12 +331,64 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
         endpoint = self._aws_mcp_endpoint
         # endpoint_url is create_client's sixth parameter (index 4 after service_name).
         given = kwargs.get("endpoint_url") if len(args) < 5 else args[4]
-        if endpoint and given is None:
+        if endpoint and given is None and not _service_endpoint_configured(service_name):
             if len(args) >= 5:
                 args = (*args[:4], endpoint, *args[5:])
             else:
                 kwargs["endpoint_url"] = endpoint
-        return super().create_client(service_name, *args, **kwargs)
+        try:
+            return super().create_client(service_name, *args, **kwargs)
+        except botocore.exceptions.NoRegionError as exc:
+            raise credentials.explain(exc, self) or exc from None
+
+    def _create_credential_resolver(self) -> Any:
+        from aws_mcp_server import credentials
+
+        self._aws_mcp_resolver = credentials.harden(super()._create_credential_resolver())
+        return self._aws_mcp_resolver
+
+    def get_credentials(self) -> Any:
+        """The profile's shared credentials (see `credentials.SharedCredentials`), resolved
+        through this session's chain only when no call resolved them before."""
+        from aws_mcp_server import credentials
+
+        current: Any = getattr(self, "_credentials", None)
+        if current is None:
+            key = credentials.credentials_key(self, self._aws_mcp_endpoint)
+
+            def resolve() -> Any:
+                try:
+                    found = super(_CallSession, self).get_credentials()
+                except Exception as exc:
+                    better = credentials.explain(exc, self, getattr(self, "_aws_mcp_resolver", None))
+                    if better is None:
+                        raise
+                    raise better from None
+                if found is None:
+                    # Nothing to sign with: fine for --no-sign-request; otherwise signing fails
+                    # and the engine explains it.
+                    return None
+                refresh = getattr(found, "_refresh_using", None)
+                if refresh is not None:
+                    found._refresh_using = credentials.translating(
+                        refresh, self, getattr(self, "_aws_mcp_resolver", None)
+                    )
+                return found
+
+            current = credentials.SHARED.get(key, resolve)
+            self._credentials = current
+            ctx = capture.current()
+            if ctx is not None and current is not None:
+                ctx.credential_method = getattr(current, "method", None)
+        return current
+
+
+def _service_endpoint_configured(service_name: str) -> bool:
+    """True when the environment names an endpoint for this one service
+    (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO`...): the user's choice beats the server-wide
+    endpoint."""
+    name = "AWS_ENDPOINT_URL_" + service_name.upper().replace("-", "_").replace(" ", "_")
+    return bool(os.environ.get(name))
 
 
 def new_driver(
@@ -339,6 +398,7 @@ def new_driver(
     workdir: str | os.PathLike[str] | None = None,
     endpoint_url: str | None = None,
     client_check: Callable[[str], None] | None = None,
+    user_config: bool = True,
 ) -> Any:
     """A fresh awscli CLIDriver on its own session, with `profile` and `region` if given.
 
@@ -346,7 +406,9 @@ def new_driver(
     (see `runtime_guards`): local files only inside `workdir` (none at all without one), no URL
     fetched. `endpoint_url` is where every client of the session goes unless it names its own;
     `client_check(service)` runs before each client the command creates (not the credential
-    providers') and raises to refuse it.
+    providers') and raises to refuse it. `user_config=False` gives a session that reads neither
+    the user's config nor credentials file: for resolving commands and rendering help, which
+    must work (and mean the same) whatever those files say, broken ones included.
     """
     from aws_mcp_server import runtime_guards
 
@@ -355,6 +417,9 @@ def new_driver(
     session._aws_mcp_endpoint = endpoint_url
     session._aws_mcp_check = client_check
     session.register_component("data_loader", _LOADER)
+    if not user_config:
+        session.set_config_variable("config_file", os.devnull)
+        session.set_config_variable("credentials_file", os.devnull)
     if profile:
         session.set_config_variable("profile", profile)
     if region:
@@ -365,6 +430,8 @@ def new_driver(
     # The built-in plugin only: config `[plugins]` would import arbitrary modules.
     awscli.handlers.awscli_initialize(events)
     events.unregister("session-initialized", attach_history_handler)
+    # awscli would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here.
+    events.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
     events.register("before-call", _check_token)
     events.register("before-send", _count_request)
     events.register_last("top-level-args-parsed", _bound_timeouts)
@@ -375,6 +442,19 @@ def new_driver(
     # User aliases can shadow real commands, and `!cmd` aliases run a shell.
     driver._add_aliases = lambda command_table, parser: None
     return driver
+
+
+def explain(exc: BaseException) -> str | None:
+    """What to tell the user about an exception raised around awscli (not inside its `main`,
+    which reports its own), when we know better than its type and text."""
+    if isinstance(exc, botocore.exceptions.ConfigParseError):
+        from aws_mcp_server import profiles
+
+        problem = profiles.files_problem()
+        return str(problem) if problem is not None else str(exc)
+    if isinstance(exc, AwsMcpError):
+        return str(exc)
+    return None
 
 
 def guard_of(driver: Any) -> Any:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 
-from aws_mcp_server import capture, driver, policy
+from aws_mcp_server import capture, credentials, driver, policy
 from aws_mcp_server.errors import EngineError
 from aws_mcp_server.model import RunPlan
 from aws_mcp_server.settings import Settings
@@ -205,6 +205,8 @@ class _Call:
                 workdir=settings.workdir,
                 endpoint_url=self.plan.endpoint_url,
                 client_check=lambda service: _check_client(service, settings),
+                # Help needs no profile, and must render whatever the config files say.
+                user_config=not self.plan.is_help,
             )
             code = cli.main(list(self.plan.argv))
         except SystemExit as exit_:
@@ -212,7 +214,13 @@ class _Call:
         except capture.CallStopped:
             code = 255
         except BaseException as exc:  # a bug in awscli or in us: report it, never lose the thread
-            self.ctx.stderr.write(f"\nunexpected error: {type(exc).__name__}: {exc}\n".encode())
+            known = driver.explain(exc)
+            if known is not None:
+                self.ctx.stderr.write(f"{known}\n".encode())
+            else:
+                self.ctx.stderr.write(
+                    f"\nunexpected error: {type(exc).__name__}: {exc}\n".encode()
+                )
             code = 255
         return 0 if code is None else int(code)
 
@@ -252,6 +260,10 @@ class _Call:
         else:
             code = self.exit_code if self.exit_code is not None else 255
             status = "ok" if code == 0 else "error"
+            if status == "error":
+                stderr = credentials.explain_stderr(
+                    stderr, self.profile, self.ctx.credential_method
+                )
         cap = self.engine.settings.output_cap
         return RunResult(
             exit_code=code,

@@ -6,7 +6,9 @@
     │   ├── ParseError       it is not a command we can tokenize (shell syntax, quotes, length)
     │   ├── ValidationError  awscli/botocore would not accept it (unknown name, bad value)
     │   └── PolicyError      a guard refused it (local paths, endpoints, blocked commands, modes)
-    ├── ProfileError         the profile is unknown or not allowed
+    ├── ProfileError         the profile is unknown or not allowed, or its files do not parse
+    ├── CredentialError      the profile's credentials or region could not be had (SSO sign-in,
+    │                        MFA, credential_process, no keys, no region)
     └── EngineError          the engine could not run it (too many calls in flight, shutting down)
 
 A tool that ran and failed is not an error here: it is a result with a non-zero exit code.
@@ -59,6 +61,10 @@ class PolicyError(CommandError):
 
 class ProfileError(AwsMcpError):
     code = "profile"
+
+
+class CredentialError(AwsMcpError):
+    code = "credentials"
 
 
 class EngineError(AwsMcpError):

@@ -1,7 +1,8 @@
 """AWS profiles from the user's config and credentials files: names, regions, kinds. Never secrets.
 
 Honours AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE like the CLI does. The files are read on
-every call, so a profile added while the server runs is seen at once.
+every call, so a profile added (or a broken file fixed) while the server runs is seen at once. A
+file the CLI could not read raises `ProfileError` with the file, the line and what is wrong.
 """
 
 from __future__ import annotations
@@ -41,13 +42,47 @@ def credentials_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def _read(path: Path) -> configparser.RawConfigParser:
-    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    """The file as botocore reads it; a file botocore could not read raises `ProfileError` naming
+    the file, the line and what is wrong there (botocore itself says only "Unable to parse")."""
+    parser = configparser.RawConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError):
-        # A file the CLI could not read either: treat it as empty rather than failing every call.
-        return configparser.RawConfigParser()
+    except configparser.MissingSectionHeaderError as exc:
+        raise _file_error(
+            path, exc.lineno, "a setting before any [section] header", exc.line
+        ) from None
+    except configparser.ParsingError as exc:
+        lineno, line = exc.errors[0] if exc.errors else (0, "")
+        raise _file_error(
+            path, lineno, "not a `key = value` line or a [section] header", line
+        ) from None
+    except configparser.DuplicateSectionError as exc:
+        raise _file_error(
+            path, exc.lineno or 0, f"[{exc.section}] appears a second time", None
+        ) from None
+    except configparser.DuplicateOptionError as exc:
+        raise _file_error(
+            path, exc.lineno or 0, f"{exc.option!r} is set twice in [{exc.section}]", None
+        ) from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise _file_error(path, 0, str(exc).splitlines()[0], None) from None
     return parser
+
+
+def _file_error(path: Path, lineno: int, what: str, line: str | None) -> ProfileError:
+    where = f"{path}, line {lineno}" if lineno else str(path)
+    # The line itself is quoted only when it cannot be a secret's value (a header-less key line
+    # could be `aws_secret_access_key = ...`): its key, never what follows `=`.
+    shown = ""
+    if line:
+        text = line.strip()
+        shown = f": {text.split('=', 1)[0].strip()} = ..." if "=" in text else f": {text[:60]!r}"
+    return ProfileError(
+        f"the AWS configuration file {where} cannot be read: {what}{shown}",
+        rule="profile.config-file",
+        fix=f"Fix {path} (the AWS CLI cannot read it either); the server reads it again on the "
+        "next call, no restart needed.",
+    )
 
 
 _REGION = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -113,6 +148,28 @@ def list_profiles(environ: Mapping[str, str] | None = None) -> list[Profile]:
     return profiles
 
 
+def files_problem(environ: Mapping[str, str] | None = None) -> ProfileError | None:
+    """The first reason the config or credentials file cannot be read, or None."""
+    env = os.environ if environ is None else environ
+    for path in (config_path(env), credentials_path(env)):
+        try:
+            _read(path)
+        except ProfileError as err:
+            return err
+    return None
+
+
+def _unknown(profile: str, known: Mapping[str, Profile], env: Mapping[str, str]) -> ProfileError:
+    names = ", ".join(sorted(known))
+    if not names:
+        names = f"none (there are no profiles in {config_path(env)} or {credentials_path(env)})"
+    return ProfileError(
+        f"unknown profile {profile!r}",
+        rule="profile.unknown",
+        fix=f"Known profiles: {names}. Call list_aws_profiles to see their regions.",
+    )
+
+
 def resolve(
     profile: str | None,
     region: str | None,
@@ -120,34 +177,57 @@ def resolve(
     allowlist: tuple[str, ...] = (),
     environ: Mapping[str, str] | None = None,
 ) -> tuple[str | None, str | None]:
-    """The (profile, region) a call runs with.
+    """The (profile, region) a call runs with; `ProfileError` when the profile is unknown or not
+    allowed, or the files cannot be read.
 
-    An explicit region always wins. A named profile brings its own configured region, not an
-    ambient AWS_REGION. With neither, both stay None and the usual AWS defaults apply.
+    Region, first found: the tool's `region`; the named profile's own region; `AWS_REGION` (which
+    AWS CLI v2 and the SDKs honour, above `AWS_DEFAULT_REGION`); then None, and botocore's own
+    order applies (`AWS_DEFAULT_REGION`, the default profile's region). `AWS_PROFILE` names the
+    default profile; an unknown one is refused with the list of known profiles.
     """
     env = os.environ if environ is None else environ
-    if profile is None:
-        if allowlist:
-            ambient = env.get("AWS_PROFILE") or "default"
-            if ambient not in allowlist:
-                raise ProfileError(
-                    f"the default profile {ambient!r} is not in the server's profile allow-list",
-                    rule="profile.allowlist",
-                    fix=f"Pass profile= one of: {', '.join(allowlist)}.",
-                )
-        return None, region
     known = {p.name: p for p in list_profiles(env)}
+    ambient_region = env.get("AWS_REGION") or None
+    if profile is None:
+        ambient = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
+        if ambient and ambient not in known:
+            raise _unknown(ambient, known, env)
+        if allowlist and (ambient or "default") not in allowlist:
+            raise ProfileError(
+                f"the default profile {ambient or 'default'!r} is not in the server's "
+                "profile allow-list",
+                rule="profile.allowlist",
+                fix=f"Pass profile= one of: {', '.join(allowlist)}.",
+            )
+        return None, region or ambient_region
     if profile not in known:
-        names = ", ".join(sorted(known)) or "(none: the config and credentials files are empty)"
-        raise ProfileError(
-            f"unknown profile {profile!r}",
-            rule="profile.unknown",
-            fix=f"Known profiles: {names}. Call list_aws_profiles to see their regions.",
-        )
+        raise _unknown(profile, known, env)
     if allowlist and profile not in allowlist:
         raise ProfileError(
             f"profile {profile!r} is not in the server's profile allow-list",
             rule="profile.allowlist",
             fix=f"Allowed profiles: {', '.join(allowlist)}.",
         )
-    return profile, region or known[profile].region
+    return profile, region or known[profile].region or ambient_region
+
+
+def no_credentials_hint(environ: Mapping[str, str] | None = None) -> str | None:
+    """One line for start-up when there is nothing to sign with, or None when there is."""
+    env = os.environ if environ is None else environ
+    if env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+        return None
+    if env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or env.get(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+    ):
+        return None
+    try:
+        found = list_profiles(env)
+    except ProfileError as err:
+        return str(err).replace("\n", " ")
+    if found:
+        return None
+    return (
+        f"no AWS profiles or credentials found (looked in {config_path(env)}, "
+        f"{credentials_path(env)} and the environment): add a profile with `aws configure` in a "
+        "terminal, or try the server with --sandbox"
+    )

@@ -150,7 +150,9 @@ async def test_profiles_and_regions_switch_per_call_under_concurrency(
     cases = [
         ({"command": who, "profile": "alt"}, aws_files.alt_user_arn),
         ({"command": zone, "profile": "alt"}, "eu-west-1"),
-        ({"command": zone}, "us-east-1"),
+        # AWS_REGION beats the default profile's region, as in AWS CLI v2 and the SDKs; a named
+        # profile's own region beats AWS_REGION.
+        ({"command": zone}, "sa-east-1"),
         ({"command": zone, "profile": "alt", "region": "ap-south-1"}, "ap-south-1"),
         ({"command": zone, "profile": "third"}, "ap-southeast-2"),
     ] * 4

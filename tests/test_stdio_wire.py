@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.settings import Settings
-from tests.conftest import AwsFiles, Moto, stopped_instance
+from tests.conftest import AwsFiles, Moto, run, stopped_instance
 from tests.mcp_helpers import ROOT, server_env
 
 
@@ -31,11 +31,11 @@ def test_a_full_session_puts_only_json_rpc_on_stdout_and_exits_when_stdin_closes
     workdir.mkdir()
     direct = Engine(Settings(endpoint_url=moto_server.url, workdir=workdir))
     bucket = f"wire-{uuid.uuid4().hex[:8]}"
-    assert direct.run(["s3", "mb", f"s3://{bucket}"]).ok
+    assert run(direct, ["s3", "mb", f"s3://{bucket}"]).ok
     body = workdir / "object.bin"
     body.write_bytes(b"raw bytes \x00\x01\x02 to stdout\n")
-    assert direct.run(
-        ["s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", str(body)]
+    assert run(
+        direct, ["s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", str(body)]
     ).ok
     instance = stopped_instance(direct)
 
