@@ -81,7 +81,20 @@ def _parser() -> argparse.ArgumentParser:
         "--confirm-writes",
         action="store_true",
         default=None,
-        help="ask the user (MCP elicitation) before every write",
+        help="ask the user (MCP elicitation) before every write; a client that cannot be asked "
+        "is refused, nothing runs unconfirmed",
+    )
+    safety.add_argument(
+        "--request-state-keys",
+        type=_csv,
+        help="comma-separated secrets (>= 32 bytes each; or AWS_MCP_REQUEST_STATE_KEYS) that seal "
+        "a pending confirmation; replicas behind one balancer must share them. The first seals, "
+        "all unseal",
+    )
+    safety.add_argument(
+        "--request-state-ttl",
+        type=float,
+        help="seconds a pending confirmation stays answerable (default 300)",
     )
     safety.add_argument(
         "--sensitive-reads",
@@ -128,6 +141,8 @@ SERVE_FLAGS = (
     "profile_allowlist",
     "read_only",
     "confirm_writes",
+    "request_state_keys",
+    "request_state_ttl",
     "sensitive_reads",
     "allow_services",
     "deny_services",

@@ -313,6 +313,13 @@ def run_http(settings: Settings, server: MCPServer) -> None:
             )
         else:
             log.warning("listening on %s WITHOUT a token (--allow-remote)", settings.host)
+    if settings.stateless and settings.confirm_writes and not settings.request_state_keys:
+        log.warning(
+            "--stateless --confirm-writes without --request-state-keys "
+            "(AWS_MCP_REQUEST_STATE_KEYS): a pending confirmation is sealed with a key only this "
+            "process knows, so an answer that reaches another replica is refused. With more than "
+            "one replica, give them all the same key (see docs/http.md)."
+        )
     log.info(
         "HTTP on http://%s:%s (streamable HTTP %s%s, plain JSON-RPC /, SSE %s)%s",
         _host_header_form(settings.host), settings.port, MCP_PATH,

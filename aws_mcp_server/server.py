@@ -10,18 +10,45 @@ failed command is `isError` with text a model can act on; nothing here raises pa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import shlex
 import threading
 import time
+import unicodedata
+import weakref
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.elicitation import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    DeclinedElicitation,
+    ElicitationResult,
+)
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp.server.mcpserver.resolve import Elicit, Resolve
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INVALID_PARAMS,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    CallToolResult,
+    ClientCapabilities,
+    ElicitationCapability,
+    FormElicitationCapability,
+    MissingRequiredClientCapabilityErrorData,
+    TextContent,
+    ToolAnnotations,
+)
+from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
 from aws_mcp_server import __version__, profiles
@@ -70,7 +97,102 @@ RegionArg = Annotated[
 
 
 class Confirmation(BaseModel):
+    """The one question `--confirm-writes` asks: run this command, yes or no."""
+
     confirm: bool = Field(description="Run this command?")
+
+
+_INPUT_REQUIRED_VERSION = "2026-07-28"
+"""The first protocol revision that asks within the call (InputRequiredResult and a retry) rather
+than with a server-to-client `elicitation/create` request."""
+
+_STATE_CLOCK_SKEW = 60.0
+"""Seconds a sealed request state may appear to come from the future (the SDK's own allowance);
+a spent state is remembered this much longer than its TTL."""
+
+
+@dataclass
+class _Call:
+    """One `tools/call` as the audit log sees it: filled in as the call goes, written once."""
+
+    fields: dict[str, Any]
+    sealed: str | None = None
+    """Digest of the sealed `requestState` this request carried (2026-07-28 rounds), if any."""
+    asked: bool = False
+    """The user is to be asked in this round: the question was handed to the SDK."""
+
+
+_CALL: ContextVar[_Call | None] = ContextVar("aws_mcp_server_call", default=None)
+
+
+def _note(**fields: Any) -> None:
+    call = _CALL.get()
+    if call is not None:
+        call.fields.update(fields)
+
+
+class _Refused(Exception):
+    """A call refused before anything ran: the text for the client and the audit fields."""
+
+    def __init__(self, text: str, **fields: Any) -> None:
+        super().__init__(text)
+        self.text = text
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A command checked, decided and tied to the profile and region it runs with."""
+
+    decision: Decision
+    profile: str | None
+    region: str | None
+    """The region the engine's session gets (the tool's, or the profile's)."""
+    runs_in: str | None
+    """The region the command runs in: as `region`, unless the command names its own."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the write tool does with one call, settled before anyone is asked.
+
+    Exactly one of: `refusal` (it cannot run; nobody is asked), `unanswerable` (the user must
+    confirm and this client cannot be asked), `question` (ask it; run `prepared` on a yes), or
+    none of them (run `prepared` as it is).
+    """
+
+    prepared: Prepared | None
+    refusal: _Refused | None = None
+    question: str | None = None
+    unanswerable: str | None = None
+    input_required: bool = False
+    """The question goes through the 2026-07-28 InputRequiredResult rounds."""
+
+
+class _SpentStates:
+    """Digests of sealed confirmation states whose answer this process acted on.
+
+    The SDK binds a sealed state to the tool, its arguments and an expiry, but the same state and
+    answer sent twice within the TTL would run twice. Each state is remembered here for as long as
+    any replica could still accept it, and refused the second time. Only this process's memory:
+    another replica has not seen it (see docs/http.md).
+    """
+
+    def __init__(self, lifetime: float) -> None:
+        self.lifetime = lifetime
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, digest: str) -> bool:
+        """True the first time `digest` is claimed within its lifetime, False after."""
+        now = time.monotonic()
+        with self._lock:
+            for old in [d for d, until in self._until.items() if until <= now]:
+                del self._until[old]
+            if digest in self._until:
+                return False
+            self._until[digest] = now + self.lifetime
+            return True
 
 
 @dataclass
@@ -101,8 +223,9 @@ def instructions(settings: Settings, *, sandbox_endpoint: str | None = None) -> 
         parts.append("READ-ONLY MODE: the write tool is not available.")
     elif settings.confirm_writes:
         parts.append(
-            "Writes are confirmed with the user through elicitation. Clients that cannot elicit "
-            "must gate execute_aws_write_command themselves (it is annotated destructive)."
+            "Every write is confirmed with the user through elicitation before it runs. A client "
+            "that cannot ask the user (no elicitation support, or no channel to ask on) gets a "
+            "refusal that says so: nothing runs unconfirmed."
         )
     else:
         parts.append(
@@ -116,9 +239,88 @@ def _check_text(name: str, value: str | None, limit: int) -> None:
     if value is None:
         return
     if len(value) > limit:
-        raise ToolError(f"`{name}` is {len(value)} characters long; the limit is {limit}.")
+        raise _Refused(
+            f"Refused (input.length): `{name}` is {len(value)} characters long; the limit is "
+            f"{limit}. Shorten it.",
+            verdict="reject", rule="input.length", refused="input",
+        )
     if any(ord(ch) < 32 for ch in value) and name != "command":
-        raise ToolError(f"`{name}` contains control characters.")
+        raise _Refused(
+            f"Refused (input.control): `{name}` contains control characters. Pass the plain name.",
+            verdict="reject", rule="input.control", refused="input",
+        )
+
+
+def _uses_input_required(ctx: Context | None) -> bool:
+    version = ctx.protocol_version if ctx is not None else None
+    return version is not None and is_version_at_least(version, _INPUT_REQUIRED_VERSION)
+
+
+def _can_elicit_form(capabilities: ClientCapabilities | None) -> bool:
+    # The SDK's own reading: a bare `elicitation: {}` (before modes existed) means form; a client
+    # that declared only URL mode cannot answer a form.
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _visible(text: str) -> str:
+    """`text` with control, format and line-separator characters shown as escapes.
+
+    The command comes from the model: a newline or a bidi override in it could otherwise draw a
+    fake "profile:" line, or reorder what the user reads, inside the question.
+    """
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in text
+    )
+
+
+def _question(prepared: Prepared) -> str:
+    """The confirmation text: the same bytes for the same call on every round and every replica.
+
+    The SDK accepts an answer only for the exact question it was given to, so nothing here may
+    vary between rounds (no times, no counters): only the command, where it runs and why.
+    """
+    decision = prepared.decision
+    typed = _visible(decision.command.strip())
+    lines = ["Run this AWS command?", "", f"  aws {typed}", ""]
+    runs_as = _visible(shlex.join(decision.argv))
+    if runs_as not in (typed, typed.removeprefix("aws ").strip()):
+        lines += [f"  runs as: aws {runs_as}", ""]
+    lines.append(
+        f"profile: {_visible(prepared.profile or '(default)')}    "
+        f"region: {_visible(prepared.runs_in or '(the profile default)')}"
+    )
+    if decision.verdict == "write":
+        lines.append(f"why you are asked: it changes AWS resources or local files ({decision.reason})")
+    else:
+        lines.append(
+            f"why you are asked: it returns secrets or credentials-derived values "
+            f"({decision.reason})"
+        )
+    return "\n".join(lines)
+
+
+_UNANSWERABLE_FIX = (
+    "To proceed: use a client that supports elicitation (form mode) on a connection that can "
+    "carry the question (stdio, /mcp without --stateless, /sse-transport, or the 2026-07-28 "
+    "protocol on any transport); or ask the operator to run the server without --confirm-writes."
+)
+
+
+def _unanswerable(why: str) -> str:
+    return (
+        "Refused: this server asks the user to confirm every write before it runs "
+        f"(--confirm-writes), and {why}, so the user cannot be asked. Nothing was run.\n"
+        + _UNANSWERABLE_FIX
+    )
+
+
+_INVALID_ANSWER = (
+    "Nothing was run: the client accepted the confirmation but sent no usable answer (expected "
+    '{"confirm": true} to run the command or {"confirm": false} to decline). Call the tool '
+    "again to ask the user again."
+)
 
 
 def _format(result: RunResult, decision: Decision, cap: int) -> str:
@@ -154,32 +356,34 @@ class Tools:
         self.audit = (
             _Audit(settings.audit_log, threading.Lock()) if settings.audit_log is not None else None
         )
+        self.spent = _SpentStates(settings.request_state_ttl + _STATE_CLOCK_SKEW)
 
-    def _audit(self, **record: Any) -> None:
+    def write_audit(self, call: _Call, started: float) -> None:
+        """Append the call's record; a failure to write is logged, never raised into the call."""
         if self.audit is None:
             return
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **record}
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **call.fields,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
         try:
             self.audit.write(record)
         except OSError as exc:
             log.error("could not write the audit log %s: %s", self.settings.audit_log, exc)
 
-    async def execute(
-        self, tool: str, command: str, profile: str | None, region: str | None, ctx: Context | None
-    ) -> CallToolResult:
-        started = time.perf_counter()
+    def prepare(
+        self, tool: str, command: str, profile: str | None, region: str | None, *, validate: bool
+    ) -> Prepared:
+        """Check the input, resolve the profile and decide; raises _Refused for a reject."""
         _check_text("command", command, MAX_COMMAND_CHARS)
         _check_text("profile", profile, MAX_NAME_CHARS)
         _check_text("region", region, MAX_NAME_CHARS)
         profile = profile or None
         region = region or None
-        # Resolution, the guards and classification always run. The unsigned dry run that also
-        # checks values against the model (14 ms) is skipped where the run itself does that check
-        # before anything is sent: botocore validates every request in-process before sending it,
-        # so an invalid value still never reaches AWS. It is kept where a human will be asked.
-        confirm = tool == "execute_aws_write_command" and self.settings.confirm_writes
+        _note(profile=profile, region=region)
         # The tool's own region wins over a --region in the command (the plan puts it last).
-        decision = decide(command, self.settings, validate=confirm, region=region)
+        decision = decide(command, self.settings, validate=validate, region=region)
         use_profile: str | None = None
         use_region: str | None = None
         if decision.plan is None or not decision.plan.is_help:
@@ -189,53 +393,161 @@ class Tools:
                     profile, region, allowlist=self.settings.profile_allowlist
                 )
             except AwsMcpError as err:
-                self._audit(
-                    tool=tool, profile=profile, region=region, verdict="reject", rule=err.rule
-                )
-                raise ToolError(str(err)) from None
-        base = {
-            "tool": tool,
-            "profile": use_profile,
-            "region": use_region,
-            "service": decision.service,
-            "operation": decision.operation,
-            "verdict": decision.verdict,
-            "rule": decision.rule,
-        }
+                raise _Refused(
+                    str(err), verdict="reject", rule=err.rule, refused="profile"
+                ) from None
+        stated = decision.resolved.global_options.get("region") if decision.resolved else None
+        # Where it runs: the tool's region, else a --region in the command (awscli lets it
+        # override the session's), else the profile's. The question shows this one.
+        runs_in = region or (stated if isinstance(stated, str) else None) or use_region
+        _note(
+            profile=use_profile,
+            region=runs_in,
+            service=decision.service,
+            operation=decision.operation,
+            verdict=decision.verdict,
+            rule=decision.rule,
+        )
         if decision.verdict == "reject":
-            self._audit(**base)
-            raise ToolError(_refusal(decision))
-        if tool == "execute_aws_read_command" and decision.verdict != "read":
-            self._audit(**base, refused="not-a-read")
-            raise ToolError(
-                f"Refused: this command is classified write ({decision.rule}: {decision.reason}). "
-                "The read tool runs only reads; use execute_aws_write_command to run it."
-            )
-        if tool == "execute_aws_read_command" and decision.approval:
-            self._audit(**base, refused="needs-approval")
-            raise ToolError(
-                f"Refused: this read returns secrets or credentials-derived values "
-                f"({decision.reason}), and the server asks the user to approve those "
-                "(--sensitive-reads approve). Use execute_aws_write_command to run it."
-            )
-        if confirm and decision.approval:
-            await self._confirm(decision, use_profile, use_region, ctx)
+            raise _Refused(_refusal(decision), refused="reject")
+        return Prepared(decision, use_profile, use_region, runs_in)
+
+    async def read(
+        self, command: str, profile: str | None, region: str | None, ctx: Context | None
+    ) -> CallToolResult:
         try:
-            result = await self._run(decision, use_profile, use_region, ctx)
+            # Resolution, the guards and classification always run. The unsigned dry run that
+            # also checks values against the model (14 ms) is skipped: botocore validates every
+            # request in-process before sending it, so an invalid value still never reaches AWS.
+            prepared = self.prepare(
+                "execute_aws_read_command", command, profile, region, validate=False
+            )
+            decision = prepared.decision
+            if decision.verdict != "read":
+                raise _Refused(
+                    f"Refused: this command is classified write ({decision.rule}: "
+                    f"{decision.reason}). The read tool runs only reads; use "
+                    "execute_aws_write_command to run it.",
+                    refused="not-a-read",
+                )
+            if decision.approval:
+                raise _Refused(
+                    f"Refused: this read returns secrets or credentials-derived values "
+                    f"({decision.reason}), and the server asks the user to approve those "
+                    "(--sensitive-reads approve). Use execute_aws_write_command to run it.",
+                    refused="needs-approval",
+                )
+        except _Refused as refused:
+            _note(outcome="refused", **refused.fields)
+            raise ToolError(refused.text) from None
+        return await self._execute(prepared, ctx)
+
+    async def gate(
+        self, command: str, profile: str | None, region: str | None, ctx: Context
+    ) -> Gate:
+        """Everything the write tool settles before asking: input, profile, decision, who asks.
+
+        The command is validated here (botocore's dry run), so the user is never asked about a
+        command that cannot run.
+        """
+        confirm = self.settings.confirm_writes
+        try:
+            prepared = self.prepare(
+                "execute_aws_write_command", command, profile, region, validate=confirm
+            )
+        except _Refused as refused:
+            return Gate(None, refusal=refused)
+        if not (confirm and prepared.decision.approval):
+            return Gate(prepared)
+        question = _question(prepared)
+        if _uses_input_required(ctx):
+            # Asked within the call on any transport; a client without form elicitation is
+            # refused with -32021 when the question is handed over (see _consent).
+            return Gate(prepared, question=question, input_required=True)
+        if not ctx.session.can_send_request:
+            return Gate(
+                prepared,
+                unanswerable=_unanswerable(
+                    "this connection has no channel to ask the user on (stateless HTTP, or "
+                    "plain JSON-RPC on POST /, with a protocol before 2026-07-28)"
+                ),
+            )
+        if not _can_elicit_form(ctx.client_capabilities):
+            return Gate(
+                prepared,
+                unanswerable=_unanswerable(
+                    "this client did not declare the elicitation capability (form mode)"
+                ),
+            )
+        return Gate(prepared, question=question)
+
+    async def write(
+        self, gate: Gate, consent: ElicitationResult[Confirmation], ctx: Context | None
+    ) -> CallToolResult:
+        try:
+            if gate.refusal is not None:
+                raise gate.refusal
+            prepared = gate.prepared
+            assert prepared is not None
+            if gate.unanswerable is not None:
+                _note(outcome="unanswerable", refused="cannot-ask")
+                raise ToolError(gate.unanswerable)
+            if gate.question is not None:
+                self._check_consent(gate, consent)
+        except _Refused as refused:
+            _note(outcome="refused", **refused.fields)
+            raise ToolError(refused.text) from None
+        return await self._execute(prepared, ctx, confirmed=gate.question is not None)
+
+    def _check_consent(self, gate: Gate, consent: ElicitationResult[Confirmation]) -> None:
+        """Return only when the user said yes to this question, once; raise ToolError otherwise."""
+        if gate.input_required:
+            # The answer came back with the sealed state of the round that asked. Act on that
+            # state once: the same state and answer sent again would otherwise run again.
+            call = _CALL.get()
+            sealed = call.sealed if call is not None else None
+            if sealed is None or not self.spent.claim(sealed):
+                _note(outcome="replayed", refused="replayed")
+                raise ToolError(
+                    "Refused: this confirmation was already answered (the same request state "
+                    "came back again); nothing was run this time. Call the tool again to ask "
+                    "the user anew."
+                )
+        if isinstance(consent, DeclinedElicitation):
+            _note(outcome="declined", answer="decline")
+            raise ToolError("The user declined; nothing was run. Do not retry unless asked to.")
+        if isinstance(consent, CancelledElicitation):
+            _note(outcome="cancelled", answer="cancel")
+            raise ToolError("The user cancelled; nothing was run. Do not retry unless asked to.")
+        data: object = consent.data if isinstance(consent, AcceptedElicitation) else None
+        if not isinstance(data, Confirmation):
+            # The SDK hands over an accepted answer only once it matched the form; anything else
+            # is a flow we do not understand, and it does not run.
+            _note(outcome="invalid-answer")
+            raise ToolError(_INVALID_ANSWER)
+        if not data.confirm:
+            _note(outcome="declined", answer="accept", confirm=False)
+            raise ToolError(
+                "The user declined (confirm: false); nothing was run. Do not retry unless asked to."
+            )
+
+    async def _execute(
+        self, prepared: Prepared, ctx: Context | None, *, confirmed: bool = False
+    ) -> CallToolResult:
+        decision = prepared.decision
+        if confirmed:
+            _note(confirmed=True)
+        try:
+            result = await self._run(decision, prepared.profile, prepared.region, ctx)
         except BaseException:
             # The client cancelled the request (or the server is shutting down): the engine was
             # told to stop the call; record that it did not complete.
-            self._audit(
-                **base,
-                status="cancelled",
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            )
+            _note(outcome="interrupted", status="cancelled")
             raise
-        self._audit(
-            **base,
+        _note(
+            outcome="ran",
             exit_code=result.exit_code,
             status=result.status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
             output_bytes=result.stdout_size,
         )
         return CallToolResult(
@@ -244,31 +556,6 @@ class Tools:
             ],
             is_error=result.status != "ok",
         )
-
-    async def _confirm(
-        self, decision: Decision, profile: str | None, region: str | None, ctx: Context | None
-    ) -> None:
-        capabilities = ctx.client_capabilities if ctx is not None else None
-        if ctx is None or capabilities is None or capabilities.elicitation is None:
-            log.info(
-                "client cannot elicit: running %r on the strength of the tool annotation",
-                decision.command,
-            )
-            return
-        message = (
-            f"Run this AWS command?\n\n  aws {decision.command.strip()}\n\n"
-            f"profile: {profile or '(default)'}    region: {region or '(profile default)'}\n"
-            f"why it is a write: {decision.reason}"
-        )
-        answer = await ctx.elicit(message, Confirmation)
-        if (
-            answer.action != "accept"
-            or not getattr(answer, "data", None)
-            or not answer.data.confirm
-        ):
-            raise ToolError(
-                f"The user did not approve the command ({answer.action}); nothing was run."
-            )
 
     async def _run(
         self, decision: Decision, profile: str | None, region: str | None, ctx: Context | None
@@ -316,6 +603,168 @@ def _refusal(decision: Decision) -> str:
     return text
 
 
+# --- resolvers and the audit trail -------------------------------------------------------------
+
+_TOOLS: weakref.WeakKeyDictionary[MCPServer, Tools] = weakref.WeakKeyDictionary()
+"""The Tools behind each server. Resolvers are module-level functions (the SDK keys a question by
+the resolver's module and name, which must be the same on every replica) and find them here."""
+
+
+async def _gate(command: str, profile: str | None, region: str | None, ctx: Context) -> Gate:
+    """Resolver: settle the write tool's call before anything is asked (runs on every round)."""
+    return await _TOOLS[ctx.mcp_server].gate(command, profile, region, ctx)
+
+
+async def _consent(
+    gate: Annotated[Gate, Resolve(_gate)], ctx: Context
+) -> Elicit[Confirmation] | None:
+    """Resolver: the question, when there is one to ask; None when nobody needs to be asked."""
+    if gate.question is None:
+        return None
+    call = _CALL.get()
+    if call is not None:
+        call.asked = True
+    if gate.input_required and not _can_elicit_form(ctx.client_capabilities):
+        _note(outcome="unanswerable", refused="client-capability")
+        required = ClientCapabilities(
+            elicitation=ElicitationCapability(form=FormElicitationCapability())
+        )
+        raise MCPError(
+            code=MISSING_REQUIRED_CLIENT_CAPABILITY,
+            message=(
+                "This server asks the user to confirm every write (--confirm-writes), and this "
+                "client did not declare form elicitation, so the user cannot be asked; nothing "
+                "was run. Use a client that supports elicitation, or ask the operator to run the "
+                "server without --confirm-writes."
+            ),
+            data=MissingRequiredClientCapabilityErrorData(
+                required_capabilities=required
+            ).model_dump(by_alias=True, mode="json", exclude_none=True),
+        )
+    return Elicit(gate.question, Confirmation)
+
+
+def _digest(state: object) -> str | None:
+    if not isinstance(state, str) or not state:
+        return None
+    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _clip(name: object) -> str:
+    return str(name)[:MAX_NAME_CHARS] if name is not None else "(none)"
+
+
+class _AuditTrail:
+    """Server middleware: one audit line for every `tools/call`, whatever became of it.
+
+    It sits outside the SDK's request-state boundary, so it sees the sealed `requestState` as the
+    client sent it (the digest `_SpentStates` remembers) and the errors the boundary raises for a
+    tampered or expired one. The tool bodies add what they learn through `_note`; the line is
+    written here, once, before the result goes back.
+    """
+
+    def __init__(self, tools: Tools) -> None:
+        self.tools = tools
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if ctx.method != "tools/call" or ctx.request_id is None:
+            return await call_next(ctx)
+        params: Mapping[str, Any] = ctx.params or {}
+        call = _Call(
+            fields={"tool": _clip(params.get("name")), "protocol": ctx.protocol_version},
+            sealed=_digest(params.get("requestState")),
+        )
+        started = time.perf_counter()
+        token = _CALL.set(call)
+        try:
+            result = await call_next(ctx)
+        except MCPError as err:
+            code = err.error.code
+            if "outcome" not in call.fields:
+                if code == MISSING_REQUIRED_CLIENT_CAPABILITY:
+                    call.fields.update(outcome="unanswerable", refused="client-capability")
+                elif code == INVALID_PARAMS and (params.get("requestState") is not None):
+                    call.fields.update(outcome="refused", refused="request-state")
+                else:
+                    call.fields.update(outcome="error")
+            call.fields["error_code"] = code
+            self.tools.write_audit(call, started)
+            raise
+        except Exception:
+            call.fields.setdefault("outcome", "error")
+            self.tools.write_audit(call, started)
+            raise
+        except BaseException:
+            call.fields.setdefault("outcome", "interrupted")
+            self.tools.write_audit(call, started)
+            raise
+        finally:
+            _CALL.reset(token)
+        result = self._settle(call, result)
+        self.tools.write_audit(call, started)
+        return result
+
+    def _settle(self, call: _Call, result: HandlerResult) -> HandlerResult:
+        """Name the outcome the body did not (SDK-level ends), and word an unusable answer."""
+        if isinstance(result, BaseModel):
+            wire = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        elif isinstance(result, Mapping):
+            wire = dict(result)
+        else:
+            wire = {}
+        if "outcome" in call.fields:
+            return result
+        if wire.get("resultType") == "input_required":
+            call.fields["outcome"] = "asked"
+            return result
+        if not wire.get("isError"):
+            call.fields["outcome"] = "ok"
+            return result
+        if not call.asked:
+            # Refused by the SDK before any body ran: arguments that fail the schema, an
+            # unknown tool, or a fault of ours (its text stays in the server log).
+            call.fields["outcome"] = "error"
+            return result
+        # The question was handed over and the body never ran: the SDK refused the answer
+        # (accepted with no content, or content that is not the form). Say that plainly.
+        call.fields["outcome"] = "invalid-answer"
+        original = " ".join(
+            str(block.get("text", "")) for block in wire.get("content", []) if isinstance(block, dict)
+        )
+        log.info("a confirmation answer was not usable: %s", original)
+        content = [{"type": "text", "text": _INVALID_ANSWER}]
+        if isinstance(result, CallToolResult):
+            return result.model_copy(
+                update={"content": [TextContent(type="text", text=_INVALID_ANSWER)]}
+            )
+        if isinstance(result, Mapping):
+            return {**result, "content": content}
+        return result
+
+
+def _request_state_security(settings: Settings) -> RequestStateSecurity:
+    if settings.request_state_keys:
+        return RequestStateSecurity(
+            keys=list(settings.request_state_keys), ttl=settings.request_state_ttl
+        )
+    return RequestStateSecurity.ephemeral(ttl=settings.request_state_ttl)
+
+
+def _install_audit_trail(server: MCPServer, tools: Tools) -> None:
+    chain = server.middleware
+    boundary = next(
+        (index for index, item in enumerate(chain) if isinstance(item, RequestStateBoundary)),
+        None,
+    )
+    if boundary is None:
+        # Replay protection needs the sealed state as the client sent it: fail at start-up,
+        # not silently, if the SDK stops sealing it in its middleware chain.
+        raise RuntimeError("the SDK's RequestStateBoundary is not in the middleware chain")
+    chain.insert(boundary, _AuditTrail(tools))
+
+
 def build_server(
     settings: Settings, engine: Engine | None = None, *, sandbox_endpoint: str | None = None
 ) -> MCPServer:
@@ -326,7 +775,10 @@ def build_server(
         version=__version__,
         instructions=instructions(settings, sandbox_endpoint=sandbox_endpoint),
         log_level=settings.log_level,  # type: ignore[arg-type]
+        request_state_security=_request_state_security(settings),
     )
+    _TOOLS[server] = tools
+    _install_audit_trail(server, tools)
 
     @server.tool(
         name="execute_aws_read_command",
@@ -345,7 +797,7 @@ def build_server(
         region: RegionArg = None,
         ctx: Context | None = None,
     ) -> CallToolResult:
-        return await tools.execute("execute_aws_read_command", command, profile, region, ctx)
+        return await tools.read(command, profile, region, ctx)
 
     if not settings.read_only:
 
@@ -365,8 +817,11 @@ def build_server(
             profile: ProfileArg = None,
             region: RegionArg = None,
             ctx: Context | None = None,
+            *,
+            gate: Annotated[Gate, Resolve(_gate)],
+            consent: Annotated[ElicitationResult[Confirmation], Resolve(_consent)],
         ) -> CallToolResult:
-            return await tools.execute("execute_aws_write_command", command, profile, region, ctx)
+            return await tools.write(gate, consent, ctx)
 
     @server.tool(
         name="list_aws_profiles",
@@ -383,9 +838,11 @@ def build_server(
         try:
             found = profiles.list_profiles()
         except AwsMcpError as err:  # a file the AWS CLI cannot read either: say where
+            _note(outcome="refused", refused="profile", rule=err.rule)
             raise ToolError(str(err)) from None
         if settings.profile_allowlist:
             found = [p for p in found if p.name in settings.profile_allowlist]
+        _note(outcome="listed", profiles=len(found))
         return {
             "profiles": [p.as_dict() for p in found],
             "config_file": str(profiles.config_path()),
@@ -394,7 +851,7 @@ def build_server(
 
     if settings.confirm_writes and not settings.read_only:
         log.info(
-            "writes are confirmed by elicitation where the client supports it; "
-            "otherwise the destructive annotation on execute_aws_write_command is the gate"
+            "writes are confirmed with the user before they run; a client that cannot be asked "
+            "is refused"
         )
     return server

@@ -8,6 +8,7 @@ variable and what it accepts: nothing is silently defaulted.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -21,6 +22,15 @@ SENSITIVE_READS = ("allow", "approve", "refuse")
 """What happens to a read whose output is a secret or grants access (`--sensitive-reads`):
 `allow` runs it on either tool, `approve` runs it only on the write tool (which clients gate behind
 the user's approval, and `--confirm-writes` confirms), `refuse` runs it on neither."""
+
+MIN_REQUEST_STATE_KEY_BYTES = 32
+"""The shortest key the SDK's AES-GCM request-state codec accepts (it stretches any longer secret)."""
+
+DEFAULT_REQUEST_STATE_TTL = 300.0
+"""Seconds a pending confirmation (2026-07-28 `requestState`) stays answerable: long enough for a
+person to read the question, short enough that an old answer cannot be brought back much later."""
+
+MAX_REQUEST_STATE_TTL = 3600.0
 
 DEFAULT_OUTPUT_CAP = 100_000
 """Bytes of command output handed to the model: about 25k tokens, a quarter of a small context."""
@@ -61,6 +71,10 @@ class Settings:
     confirm_writes: bool = False
     sensitive_reads: str = "allow"
     audit_log: Path | None = None
+    request_state_keys: tuple[str, ...] = field(default=(), repr=False)
+    """Keys that seal a pending confirmation between rounds (2026-07-28). The first seals, every
+    key unseals (rotation). Empty: a key made at start-up, known to this process only."""
+    request_state_ttl: float = DEFAULT_REQUEST_STATE_TTL
     sandbox: bool = False
     log_level: str = "INFO"
 
@@ -90,10 +104,38 @@ class Settings:
                 f"not {self.sensitive_reads!r}",
                 rule="settings.sensitive_reads",
             )
+        self._check_request_state()
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(
                 f"log level must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}",
                 rule="settings.log_level",
+            )
+
+    def _check_request_state(self) -> None:
+        generate = 'python -c "import secrets; print(secrets.token_hex(32))"'
+        for index, key in enumerate(self.request_state_keys):
+            size = len(key.encode("utf-8"))
+            if size < MIN_REQUEST_STATE_KEY_BYTES:
+                # The key itself is never repeated in the message: it is a secret.
+                raise ConfigError(
+                    f"request-state key #{index + 1} is {size} bytes long; it must be at least "
+                    f"{MIN_REQUEST_STATE_KEY_BYTES} bytes of secret randomness",
+                    rule="settings.request_state_keys",
+                    fix=f"Generate one with: {generate}",
+                )
+        if len(set(self.request_state_keys)) != len(self.request_state_keys):
+            raise ConfigError(
+                "the request-state keys repeat a key", rule="settings.request_state_keys",
+                fix="List each key once: the first seals, the others only unseal (rotation).",
+            )
+        if not (
+            math.isfinite(self.request_state_ttl)
+            and 10 <= self.request_state_ttl <= MAX_REQUEST_STATE_TTL
+        ):
+            raise ConfigError(
+                f"request-state TTL must be 10-{MAX_REQUEST_STATE_TTL:.0f} seconds, "
+                f"not {self.request_state_ttl}",
+                rule="settings.request_state_ttl",
             )
 
     def replace(self, **changes: Any) -> Settings:
@@ -161,6 +203,8 @@ _ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "confirm_writes": ("AWS_MCP_CONFIRM_WRITES", _bool),
     "sensitive_reads": ("AWS_MCP_SENSITIVE_READS", _text),
     "audit_log": ("AWS_MCP_AUDIT_LOG", _path),
+    "request_state_keys": ("AWS_MCP_REQUEST_STATE_KEYS", _list),
+    "request_state_ttl": ("AWS_MCP_REQUEST_STATE_TTL", _float),
     "sandbox": ("AWS_MCP_SANDBOX", _bool),
     "log_level": ("AWS_MCP_LOG_LEVEL", _text),
 }

