@@ -7,9 +7,13 @@ shell syntax outside quotes is refused with a message that says how to write the
 What is accepted, exactly:
 
 * Words are split on whitespace as a POSIX shell would: single quotes keep everything literal,
-  double quotes keep everything literal except that `\\"` and `\\\\` are escapes, and a
-  backslash outside quotes makes the next character literal. A backslash-newline outside single
-  quotes is a line continuation and disappears, as in a shell.
+  double quotes keep everything literal except that `\\"` and `\\\\` are escapes. A
+  backslash-newline outside single quotes is a line continuation and disappears, as in a shell.
+* A backslash outside quotes escapes a character only where escaping means something (a space,
+  a quote, `$`, an operator, a glob character): `a\\ b` is one word. Before anything else it is
+  literal, so Windows paths survive unquoted (`C:\\data\\f.txt`, a trailing `C:\\data\\`).
+  Where both readings are plausible (`\\\\` as in `\\\\server\\share`, or `\\ ` after a
+  Windows-style backslash in the same word) the command is refused with the fix: single quotes.
 * `*`, `?`, `[`, `]`, `{`, `}`, `!`, `=` , `@`, `:` and `,` are literal characters: there is no
   globbing or brace expansion (`Values=web*` reaches awscli as written).
 * `$`: inside single quotes it is literal. Outside single quotes, `$NAME`, `${...}`, `$(...)`,
@@ -30,7 +34,7 @@ What is accepted, exactly:
 
 Every refusal is a `ParseError` with a stable `rule`: `parse:empty`, `parse:too-long`,
 `parse:control-char`, `parse:quotes`, `parse:shell-operator`, `parse:substitution`,
-`parse:expansion`, `parse:comment`, `parse:assignment`.
+`parse:expansion`, `parse:comment`, `parse:assignment`, `parse:backslash`.
 """
 
 from __future__ import annotations
@@ -121,15 +125,28 @@ def _scan(text: str) -> str:
             continue
         if char == "\\":
             nxt = text[i + 1] if i + 1 < n else ""
-            if nxt == "":
-                raise _refuse(
-                    "parse:quotes",
-                    "the command ends with a backslash that escapes nothing",
-                    "remove the trailing backslash",
-                )
             if nxt == "\n":
                 i += 2  # a line continuation, as in a shell
                 continue
+            if not quote:
+                # Outside quotes a shell drops every backslash, and Windows paths are full of
+                # them (C:\data\f.txt would become C:dataf.txt). A backslash is an escape here
+                # only where escaping means something; where it cannot, it stays literal; and
+                # where both readings are plausible the command is refused, never guessed at.
+                word = _current_word(out)
+                if nxt == "" or nxt not in _SHELL_SPECIAL:
+                    out.append("\\\\")  # shlex turns this back into one literal backslash
+                    i += 1
+                    word_start = False
+                    continue
+                if nxt == "\\" or (nxt in " \t" and "\\" in word):
+                    raise _refuse(
+                        "parse:backslash",
+                        f"a backslash before {_NAMES.get(nxt, repr(nxt))} outside quotes could be "
+                        "a shell escape or part of a Windows path",
+                        "put the value in single quotes, where every backslash is literal: "
+                        "'C:\\data\\' or '\\\\server\\share\\f.txt'",
+                    )
             if quote == '"' and nxt in "$`":
                 raise _refuse(
                     "parse:expansion",
@@ -239,6 +256,19 @@ def _scan(text: str) -> str:
             "of quotes around it)",
         )
     return "".join(out)
+
+
+_SHELL_SPECIAL = frozenset(" \t'\"\\$`|&;<>()*?[]#~=%!{}^")
+"""Characters a backslash outside quotes can meaningfully escape in a POSIX shell."""
+
+_NAMES = {" ": "a space", "\t": "a tab", "\\": "another backslash"}
+
+
+def _current_word(out: list[str]) -> str:
+    """The unquoted word being built (what follows the last space or tab)."""
+    text = "".join(out)
+    cut = max(text.rfind(" "), text.rfind("\t"))
+    return text[cut + 1 :]
 
 
 def _is_assignment(out: list[str]) -> bool:

@@ -38,13 +38,14 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import json
+import ntpath
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -287,11 +288,28 @@ def _walk(argv: Sequence[str], words: Sequence[str] | None = None) -> _View:
 # Local paths
 
 
-def contains(workdir: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+def absolute_in(workdir: str, value: str, pathmod: Any = os.path) -> str:
+    """`value` as the absolute path it names when relative paths mean "in the workdir".
+
+    An absolute value (`/etc`, `C:\\x`, `\\\\server\\share`, `\\x` on the workdir's
+    drive, `D:x`) replaces the workdir, as the OS would. With this OS's `os.path` symlinks are
+    followed; another flavour (`ntpath` on POSIX, for tests) is normalised only.
+    """
+    joined = pathmod.join(workdir, value)
+    if pathmod is os.path:
+        return str(os.path.realpath(joined))
+    return str(pathmod.normpath(joined))
+
+
+def contains(
+    workdir: str | os.PathLike[str], path: str | os.PathLike[str], pathmod: Any = os.path
+) -> bool:
     """True when `path`, symlinks followed, is `workdir` or inside it: the one containment test,
-    used before a command runs and by the runtime guards while it runs."""
-    base = Path(os.path.realpath(workdir))
-    real = Path(os.path.realpath(path))
+    used before a command runs and by the runtime guards while it runs. Windows rules (drive
+    letters, UNC shares, case-insensitive names) apply with `pathmod=ntpath`."""
+    flavour = PureWindowsPath if pathmod is ntpath else PurePosixPath
+    base = flavour(absolute_in(os.fspath(workdir), "", pathmod))
+    real = flavour(absolute_in(os.fspath(workdir), os.fspath(path), pathmod))
     return real == base or real.is_relative_to(base)
 
 
@@ -300,13 +318,15 @@ def workdir_of(settings: Settings) -> Path:
     return Path(os.path.realpath(settings.workdir))
 
 
-def local_path(value: str, settings: Settings, *, what: str = "local path") -> Path | Verdict:
+def local_path(
+    value: str, settings: Settings, *, what: str = "local path", pathmod: Any = os.path
+) -> Path | Verdict:
     """Resolve a local path the way the engine will use it: relative to the workdir.
 
     Returns the resolved absolute path (symlinks followed) when it is inside the workdir, or a
-    reject verdict.
+    reject verdict. `pathmod=ntpath` judges it by Windows rules (tests run them on any OS).
     """
-    workdir = workdir_of(settings)
+    workdir = workdir_of(settings) if pathmod is os.path else settings.workdir
     fix = _WORKDIR_FIX.format(workdir=workdir)
     if value == "" or "\x00" in value:
         return reject("path:invalid", f"the {what} is empty", fix=fix)
@@ -317,26 +337,25 @@ def local_path(value: str, settings: Settings, *, what: str = "local path") -> P
             f"the {what} {value!r} is standard input, which this server does not have",
             fix="put the content in a file in the workdir and pass its path",
         )
-    if "$" in value or value.startswith("~"):
-        # awscli expands $VARS and ~ in these paths itself: '$HOME/.aws/credentials' would pass
-        # a check on the literal text and then read outside the workdir.
+    if "$" in value or value.startswith("~") or (pathmod is ntpath and "%" in value):
+        # awscli expands $VARS and ~ in these paths itself (and %VARS% on Windows):
+        # '$HOME/.aws/credentials' would pass a check on the literal text and then read outside
+        # the workdir.
         return reject(
             "path:expansion",
             f"the {what} {value!r} contains '$' or starts with '~', which awscli would expand",
             fix=fix,
         )
-    candidate = Path(value)
-    if not candidate.is_absolute():
-        candidate = workdir / candidate
-    resolved = Path(os.path.realpath(candidate))
-    # Prevents '..' escapes and symlinks inside the workdir that point outside it.
-    if not contains(workdir, resolved):
+    resolved = absolute_in(str(workdir), value, pathmod)
+    # Prevents '..' escapes, absolute paths (drive letters and UNC shares too) and symlinks
+    # inside the workdir that point outside it.
+    if not contains(workdir, resolved, pathmod):
         return reject(
             "path:outside-workdir",
             f"the {what} {value!r} is outside the workdir (it resolves to {resolved})",
             fix=fix,
         )
-    return resolved
+    return Path(resolved)
 
 
 def _shorthand_files(value: str) -> Iterator[str]:

@@ -153,7 +153,9 @@ REFUSED = [
     ("AWS_PROFILE=prod aws s3 ls", "parse:assignment"),
     ("s3 ls 'unclosed", "parse:quotes"),
     ('s3 ls "unclosed', "parse:quotes"),
-    ("s3 ls trailing\\", "parse:quotes"),
+    # Both readings plausible: a shell escape, or a Windows UNC path / directory.
+    ("s3 cp \\\\server\\share\\f.txt s3://b/f.txt", "parse:backslash"),
+    ("s3 sync C:\\data\\ s3://b", "parse:backslash"),
     ("s3 ls\x00", "parse:control-char"),
     ("s3 ls '\x00'", "parse:control-char"),
     ("s3 ls\x1b[2J", "parse:control-char"),
@@ -192,3 +194,25 @@ def test_the_length_limit_is_a_parameter() -> None:
     with pytest.raises(ParseError) as info:
         tokenize("s3 ls ", max_length=5)
     assert info.value.rule == "parse:too-long"
+
+
+# --- backslashes: Windows paths survive, POSIX escapes still work ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("s3 cp C:\\data\\f.txt s3://b/f.txt", ["s3", "cp", "C:\\data\\f.txt", "s3://b/f.txt"]),
+        ("s3 sync s3://b C:\\data\\", ["s3", "sync", "s3://b", "C:\\data\\"]),
+        ("s3 cp 'C:\\data\\f.txt' s3://b", ["s3", "cp", "C:\\data\\f.txt", "s3://b"]),
+        ('s3 cp "C:\\data\\f.txt" s3://b', ["s3", "cp", "C:\\data\\f.txt", "s3://b"]),
+        ("s3 cp '\\\\server\\share\\f' s3://b", ["s3", "cp", "\\\\server\\share\\f", "s3://b"]),
+        ("s3 cp file://C:/data/f.txt s3://b", ["s3", "cp", "file://C:/data/f.txt", "s3://b"]),
+        # POSIX escapes of characters that mean something to a shell still apply
+        ("s3 cp my\\ file.txt s3://b", ["s3", "cp", "my file.txt", "s3://b"]),
+        ("s3 ls s3://b/a\\*b", ["s3", "ls", "s3://b/a*b"]),
+        ("ec2 describe-instances --filters Name=x,Values=a\\'b", ["ec2", "describe-instances", "--filters", "Name=x,Values=a'b"]),
+    ],
+)
+def test_a_backslash_never_vanishes_silently(text: str, words: list[str]) -> None:
+    assert tokenize(text) == words
