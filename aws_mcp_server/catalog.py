@@ -872,7 +872,8 @@ def awscli_facts(blocked_paths: Iterable[Sequence[str]]) -> dict[str, Any]:
     operation, `operation:<service>.<Operation>`), so that a blocked command is recognised whatever
     path reaches it (awscli injects CodeDeploy's `register` under every command named `deploy`); `blocked_absent`, the blocked paths this awscli does not have
 (v2 commands, blocked by their words in case of an upgrade). `client_services`: per customization class, the services its
-    module builds clients for. `cli_names`: botocore service name -> CLI command name.
+    module builds clients for. `cli_names`: botocore service name -> CLI command name. `regions`
+    and `region_patterns`: the regions botocore knows and the name pattern of each partition.
     """
     blocked = {" ".join(path) for path in blocked_paths}
     blocked_classes: dict[str, str] = {}
@@ -895,8 +896,15 @@ def awscli_facts(blocked_paths: Iterable[Sequence[str]]) -> dict[str, Any]:
             services = _client_services(type(command))
             if services:
                 client_services[name] = services
+    regions: set[str] = set()
+    patterns: list[str] = []
+    for partition in driver.load_data("partitions")["partitions"]:
+        regions.update(partition.get("regions", {}))
+        patterns.append(partition["regionRegex"])
     return {
         "awscli": awscli.__version__,
+        "regions": sorted(regions),
+        "region_patterns": patterns,
         "blocked_classes": dict(sorted(blocked_classes.items())),
         "blocked_absent": sorted(blocked - set(blocked_classes)),
         "client_services": dict(sorted(client_services.items())),

@@ -143,6 +143,12 @@ def decide(
             return _decision(text, argv, guard)
         resolved = catalog.resolve(argv)
         guard = policy.check(resolved, settings)
+        stated = resolved.global_options.get("region")
+        for source, name in (("the region parameter", region), ("--region", stated)):
+            if guard is None and isinstance(name, str) and not resolved.is_help:
+                guard = policy.check_region(
+                    name, source=source, emulator=settings.endpoint_url is not None
+                )
         if guard is not None:
             return _decision(text, argv, guard, resolved)
         # What the engine runs: local paths made absolute inside the workdir. Validation loads

@@ -274,6 +274,11 @@ _DATA_PATH = botocore.session.Session().get_config_variable("data_path")
 _LOADER = botocore.loaders.create_loader(_DATA_PATH)
 
 
+def load_data(name: str) -> Any:
+    """A data file of botocore's (`partitions`, `endpoints`) from the shared loader."""
+    return _LOADER.load_data(name)
+
+
 def _check_token(**kwargs: Any) -> None:
     """Runs before every API call and every HTTP attempt: pages, waiter polls, retries, transfers."""
     ctx = capture.current()

@@ -35,6 +35,7 @@ Where DESIGN is silent, decided here:
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import ipaddress
 import json
@@ -854,6 +855,32 @@ def check_verdict(verdict: Verdict, resolved: Resolved, settings: Settings) -> V
 def as_error(verdict: Verdict) -> PolicyError:
     """A reject verdict as the error the tools raise."""
     return PolicyError(verdict.reason, rule=verdict.rule, fix=verdict.fix)
+
+
+def check_region(
+    region: str, *, source: str = "region", emulator: bool = False
+) -> Verdict | None:
+    """Refuse a region name no AWS partition has: a typo would reach an endpoint that does not
+    exist (AWS), or an emulator that answers with an HTML error page.
+
+    A name botocore does not list but that fits a partition's pattern (a region newer than the
+    installed botocore) is let through, except towards an emulator (`emulator`), which knows
+    only the listed ones.
+    """
+    facts = awscli_facts()
+    if region in facts["regions"]:
+        return None
+    if not emulator and any(
+        re.fullmatch(pattern.strip("^$"), region) for pattern in facts["region_patterns"]
+    ):
+        return None
+    close = difflib.get_close_matches(region, facts["regions"], n=3, cutoff=0.6)
+    hint = ("Did you mean " + " or ".join(f"`{c}`" for c in close) + "? ") if close else ""
+    return reject(
+        "validation:region",
+        f"{source} {region!r} is not an AWS region",
+        fix=hint + "Regions look like us-east-1, eu-west-2 or ap-southeast-1.",
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ created in it live only as long as the server process.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import socket
@@ -53,8 +54,11 @@ def start_sandbox() -> str:
     os.environ["AWS_CONFIG_FILE"] = str(home / "config")
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "credentials")
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    # The emulator's access log (with ANSI colours) would land on the server's stderr.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Its thread is a daemon: it ends with the process, without the half-second shutdown poll
+    # that stopping it would cost every exit.
     server.start()
-    atexit.register(server.stop)
     return f"http://127.0.0.1:{port}"

@@ -51,7 +51,7 @@ from mcp_types import (
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from aws_mcp_server import __version__, profiles
+from aws_mcp_server import __version__, policy, profiles
 from aws_mcp_server.decision import Decision, decide
 from aws_mcp_server.engine import Engine, RunResult
 from aws_mcp_server.errors import AwsMcpError
@@ -410,6 +410,20 @@ class Tools:
         )
         if decision.verdict == "reject":
             raise _Refused(_refusal(decision), refused="reject")
+        if runs_in and runs_in != region and runs_in != stated:
+            # The profile's region (or AWS_REGION): the command's own were checked by decide.
+            bad = policy.check_region(
+                runs_in,
+                source=f"the region of profile {use_profile or 'default'!r}",
+                emulator=self.settings.endpoint_url is not None,
+            )
+            if bad is not None:
+                raise _Refused(
+                    f"Refused ({bad.rule}): {bad.reason}\n{bad.fix}",
+                    verdict="reject",
+                    rule=bad.rule,
+                    refused="reject",
+                )
         return Prepared(decision, use_profile, use_region, runs_in)
 
     async def read(
