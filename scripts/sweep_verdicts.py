@@ -5,7 +5,8 @@
     python scripts/sweep_verdicts.py --baseline before.jsonl [--write after.jsonl]
 
 With `--baseline`, every command whose verdict or sensitive flag differs from the saved run is
-listed (and commands that appeared or disappeared), grouped by the new rule. Nothing is sent to
+listed (and commands that appeared or disappeared), grouped by what changed and the rule that
+now decides. Nothing is sent to
 AWS: commands are resolved from awscli's command table and classified offline.
 """
 
@@ -70,11 +71,16 @@ def _changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
     groups: dict[str, list[str]] = defaultdict(list)
     for name in sorted(set(before) | set(after)):
         old, new = before.get(name), after.get(name)
-        if old is not None and new is not None:
-            same = old["verdict"] == new["verdict"] and old["sensitive"] == new["sensitive"]
-            if same:
-                continue
-        key = new["rule"] if new is not None else "(removed)"
+        if new is None:
+            key = "(removed)"
+        elif old is None:
+            key = "(new)"
+        elif old["verdict"] != new["verdict"]:
+            key = f"{old['verdict']} -> {new['verdict']} by {new['rule']}"
+        elif old["sensitive"] != new["sensitive"]:
+            key = f"{new['verdict']}, sensitive {old['sensitive']} -> {new['sensitive']}"
+        else:
+            continue
         reason = f"  -- {new['reason']}" if new is not None else ""
         groups[key].append(f"{name}: {_label(old)} -> {_label(new)}{reason}")
     total = sum(len(v) for v in groups.values())
