@@ -301,13 +301,14 @@ def _argument_set(resolved: Resolved, dest: str) -> tuple[bool, str]:
     document = resolved.arguments.get("cli_input_json")
     if document is None:
         return False, ""
-    if not isinstance(document, str) or document.strip().lower().startswith(_FILE_PREFIXES):
+    text = str(document)
+    if text.strip().lower().startswith(_FILE_PREFIXES):
         return True, (
             " (--cli-input-json names a file, which is not read at classification time, so it "
             "is treated as sensitive)"
         )
     try:
-        data = json.loads(document)
+        data = json.loads(text)
     except ValueError:
         data = None
     if not isinstance(data, dict):
