@@ -46,7 +46,7 @@ from awscli.customizations.commands import BasicCommand
 from awscli.customizations.streamingoutputarg import StreamingOutputArgument
 from awscli.customizations.waiters import WaiterStateCommand
 
-from aws_mcp_server import capture, driver
+from aws_mcp_server import capture, driver, shapes
 from aws_mcp_server.errors import ValidationError
 from aws_mcp_server.model import Resolved
 
@@ -524,6 +524,7 @@ def _resolve_command(
                 "global_options": global_options,
                 "readonly_trait": _readonly_trait(model),
                 "signing_name": signing_name or _signing_name(model.service_model),
+                "facts": shapes.operation_facts(model),
             }
             if help_word == "help":
                 return Resolved(**common, is_help=True)
@@ -784,6 +785,7 @@ def _iter_command(
             is_custom=len(path) > 2 or isinstance(command, WaiterStateCommand),
             readonly_trait=_readonly_trait(model),
             signing_name=signing or _signing_name(model.service_model),
+            facts=shapes.operation_facts(model),
         )
     elif isinstance(command, BasicCommand):
         subcommands = command.subcommand_table

@@ -13,13 +13,23 @@ The order of evidence (docs/classification.md says it in plain words):
   verb          the operation's verb (describe-, list-, get-, ...)
   default-write nothing said read: unknown is never read
 
-`verb-guard` demotes a read from the trait or the IAM level to a write when the operation's name
-starts with a mutating verb (Start, Invoke, Revoke...) and no curated entry vouches for it.
-Guards (policy.py) and validation run before this; a reject never comes from here.
+A read from the trait, the IAM level or the verb is then checked against what the model says the
+operation does, and becomes a write when
+  output-credentials  its output shape carries AWS credentials (`Credentials.SecretAccessKey`)
+  verb-guard          its name starts with a mutating verb (Start, Invoke, Revoke...)
+  side-effect-verb    its name or the first sentence of its documentation starts with a verb that
+                      does something beyond reading (start, deliver, detect, test, invoke,
+                      generate, send, publish)
+unless data/exemptions.json says why it only reads. A read is sensitive when data/sensitive.json
+says so (with `when`, only if that argument is set, on the command line or in --cli-input-json),
+or when its output carries a member the model marks `sensitive` whose name says secret, password,
+token or private key. Guards (policy.py) and validation run before this; a reject never comes
+from here.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from functools import cache
@@ -64,6 +74,14 @@ MUTATING_VERBS = frozenset(
 """Verbs whose operations change something. A read verdict from the readonly trait or the IAM
 access level is not trusted for these (see `verb-guard`); the sweep test checks the same list."""
 
+SIDE_EFFECT_VERBS = frozenset(
+    {"Start", "Deliver", "Detect", "Test", "Invoke", "Generate", "Send", "Publish"}
+)
+"""Verbs of operations that do something beyond reading (start a job, deliver or send a message,
+generate a report, invoke a backend, run a detection that records its result), which IAM often
+rates Read because reading is the permission they need. Looked for in the operation's name and
+in the first sentence of its documentation (see `side-effect-verb`)."""
+
 _WORD = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])")
 
 
@@ -104,6 +122,32 @@ def overrides() -> dict[str, dict[str, Any]]:
 def sensitive_operations() -> dict[str, dict[str, Any]]:
     table: dict[str, dict[str, Any]] = _load("sensitive.json")["operations"]
     return table
+
+
+@cache
+def exemptions() -> dict[str, dict[str, dict[str, Any]]]:
+    """`verbs` and `output-credentials`: `service operation` (or a glob) -> {"reason": ...}."""
+    data = _load("exemptions.json")
+    return {"verbs": data["verbs"], "output-credentials": data["output-credentials"]}
+
+
+@cache
+def _exemption_globs(table: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple(
+        (key, re.compile(fnmatch.translate(key))) for key in exemptions()[table] if "*" in key
+    )
+
+
+def exemption(table: str, label: str) -> tuple[str, str] | None:
+    """(matching key, reason) of the `table` exemption for `service operation`, or None."""
+    entries = exemptions()[table]
+    entry = entries.get(label)
+    if entry is not None:
+        return label, str(entry["reason"])
+    for key, pattern in _exemption_globs(table):
+        if pattern.fullmatch(label):
+            return key, str(entries[key]["reason"])
+    return None
 
 
 @cache
@@ -228,23 +272,72 @@ def _dry_run_note(resolved: Resolved, verdict: Verdict) -> Verdict:
     return verdict
 
 
-def _sensitivity(resolved: Resolved, verdict: Verdict) -> Verdict:
-    if verdict.verdict != "read" or verdict.sensitive:
-        return verdict
-    entry = sensitive_operations().get(f"{resolved.service} {resolved.operation}")
-    if entry is None:
-        return verdict
-    when = entry.get("when")
-    if when and not resolved.arguments.get(when):
-        return verdict
+def _sensitive(verdict: Verdict, why: str) -> Verdict:
     return Verdict(
         "read",
         verdict.rule,
-        f"{verdict.reason}; sensitive: {entry['reason']}",
+        f"{verdict.reason}; sensitive: {why}",
         service=verdict.service,
         operation=verdict.operation,
         sensitive=True,
     )
+
+
+_FILE_PREFIXES = ("file://", "fileb://")
+
+
+def _argument_set(resolved: Resolved, dest: str) -> tuple[bool, str]:
+    """Whether the boolean argument `dest` is set, and how, when not on the command line.
+
+    awscli lets an option on the command line win over the same member in --cli-input-json, and
+    takes the JSON member only when the option is absent. The JSON keys are the model's member
+    names (`WithDecryption` for `with_decryption`, `includeValue` for `include_value`): matched by
+    their letters, as awscli derives the option names from them. A `file://` document cannot be
+    read here, and a document that does not parse hides what it asks for: both fail safe.
+    """
+    value = resolved.arguments.get(dest)
+    if value is not None:
+        return bool(value), ""
+    document = resolved.arguments.get("cli_input_json")
+    if document is None:
+        return False, ""
+    text = str(document)
+    if text.strip().lower().startswith(_FILE_PREFIXES):
+        return True, (
+            " (--cli-input-json names a file, which is not read at classification time, so it "
+            "is treated as sensitive)"
+        )
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return True, " (--cli-input-json is not a JSON object, so it is treated as sensitive)"
+    letters = dest.replace("_", "").lower()
+    for key, member in data.items():
+        if re.sub(r"[^a-z0-9]", "", str(key).lower()) == letters:
+            return bool(member), f" ({key} set in --cli-input-json)"
+    return False, ""
+
+
+def _sensitivity(resolved: Resolved, verdict: Verdict) -> Verdict:
+    if verdict.verdict != "read" or verdict.sensitive:
+        return verdict
+    entry = sensitive_operations().get(f"{resolved.service} {resolved.operation}")
+    if entry is not None:
+        if entry.get("sensitive") is False:
+            # The model names a secret member the service never returns (masked or omitted).
+            return verdict
+        when = entry.get("when")
+        if not when:
+            return _sensitive(verdict, str(entry["reason"]))
+        held, how = _argument_set(resolved, str(when))
+        return _sensitive(verdict, f"{entry['reason']}{how}") if held else verdict
+    secrets = resolved.facts.secret_members
+    if secrets:
+        members = ", ".join(secrets)
+        return _sensitive(verdict, f"returns {members}, which the service model marks sensitive")
+    return verdict
 
 
 def classify(resolved: Resolved) -> Verdict:
@@ -273,7 +366,9 @@ def _operation(resolved: Resolved) -> Verdict:
         )
     name = resolved.operation_name or ""
     if resolved.readonly_trait is True:
-        return _guarded(resolved, "readonly-trait", f"{label}: the service model marks it readonly")
+        return _checked_read(
+            resolved, "readonly-trait", f"{label}: the service model marks it readonly"
+        )
     if resolved.readonly_trait is False:
         return _verdict(
             resolved, "write", "readonly-trait", f"{label}: the service model marks it not readonly"
@@ -283,7 +378,7 @@ def _operation(resolved: Resolved) -> Verdict:
         action, access = level
         if access in ("List", "Read"):
             reason = f"{label}: IAM access level of {action} is {access}"
-            return _guarded(resolved, "iam-access-level", reason)
+            return _checked_read(resolved, "iam-access-level", reason)
         return _verdict(
             resolved,
             "write",
@@ -293,7 +388,7 @@ def _operation(resolved: Resolved) -> Verdict:
     operation = resolved.operation or ""
     verb = operation.split("-", 1)[0]
     if verb in READ_VERBS or operation.startswith(READ_PREFIXES):
-        return _verdict(resolved, "read", "verb", f"{label}: `{verb}` operations read")
+        return _checked_read(resolved, "verb", f"{label}: `{verb}` operations read")
     return _verdict(
         resolved,
         "write",
@@ -302,13 +397,38 @@ def _operation(resolved: Resolved) -> Verdict:
     )
 
 
-def _guarded(resolved: Resolved, rule: str, reason: str) -> Verdict:
-    name = resolved.operation_name or ""
-    if is_mutating_name(name):
-        return _verdict(
-            resolved,
-            "write",
-            "verb-guard",
-            f"{reason}, but `{leading_verb(name)}` operations change things: treated as a write",
-        )
-    return _verdict(resolved, "read", rule, reason)
+_SIDE_EFFECTS = "such operations can start, record, send or invoke something"
+
+
+def _checked_read(resolved: Resolved, rule: str, reason: str) -> Verdict:
+    """A read by `rule`, unless what the model says the operation does makes it a write: output
+    that carries AWS credentials, or a verb (in the name or the documentation) that changes or
+    sets off something. data/exemptions.json keeps a read a read, and the reason says why."""
+    label = f"{resolved.service} {resolved.operation}"
+    credentials = resolved.facts.credential_members
+    if credentials:
+        exempt = exemption("output-credentials", label)
+        if exempt is None:
+            return _verdict(
+                resolved,
+                "write",
+                "output-credentials",
+                f"{reason}, but it returns AWS credentials ({credentials[0]}): minting "
+                "credentials is a write",
+            )
+        reason += f"; its output shape has {credentials[0]}, but {exempt[1]}"
+    verb = leading_verb(resolved.operation_name or "")
+    documented = resolved.facts.documentation_verb
+    if verb in MUTATING_VERBS:
+        by, why = "verb-guard", f"`{verb}` operations change things"
+    elif verb in SIDE_EFFECT_VERBS:
+        by, why = "side-effect-verb", f"`{verb}` is a side-effect verb ({_SIDE_EFFECTS})"
+    elif documented in SIDE_EFFECT_VERBS:
+        by = "side-effect-verb"
+        why = f"its documentation opens with `{documented}`, a side-effect verb ({_SIDE_EFFECTS})"
+    else:
+        return _verdict(resolved, "read", rule, reason)
+    exempt = exemption("verbs", label)
+    if exempt is None:
+        return _verdict(resolved, "write", by, f"{reason}, but {why}: treated as a write")
+    return _verdict(resolved, "read", rule, f"{reason}; {why}, but it only reads: {exempt[1]}")

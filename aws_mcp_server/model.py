@@ -21,6 +21,27 @@ _EMPTY: Mapping[str, object] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
+class OperationFacts:
+    """What an API operation's botocore model says about it, beyond its name and traits.
+
+    `credential_members` are output member paths that carry AWS credentials (the secret half of
+    a key pair, or a session token next to an access key id): `Credentials.SecretAccessKey`.
+    `secret_members` are output member paths the model marks `sensitive` whose names say they
+    hold a secret, password, token or private key: `SecretString`. `documentation_verb` is the
+    verb the operation's documentation opens with, in its base form (`Generate` for
+    "Generates a credential report..."), or "" when it opens with something else.
+    """
+
+    credential_members: tuple[str, ...] = ()
+    secret_members: tuple[str, ...] = ()
+    documentation_verb: str = ""
+
+
+NO_FACTS = OperationFacts()
+"""The facts of a command that is not one API operation (customizations, help)."""
+
+
+@dataclass(frozen=True)
 class Resolved:
     """A command as awscli's command table and argument parsers understand it.
 
@@ -32,7 +53,8 @@ class Resolved:
     value (defaults included: `verify_ssl` is False only after `--no-verify-ssl`), arguments hold
     only what the command line gave. `signing_name` is the IAM action prefix of the service
     (`ec2`, `s3`, `elasticloadbalancing`). `output_files` are the local paths that outfile-type
-    arguments (`s3api get-object ... OUTFILE`, `--outfile`) would write.
+    arguments (`s3api get-object ... OUTFILE`, `--outfile`) would write. `facts` is what the
+    operation's model says about its output and documentation (`NO_FACTS` for customizations).
     """
 
     argv: tuple[str, ...]
@@ -55,6 +77,7 @@ class Resolved:
     will run, whatever words reached it."""
     options: frozenset[str] = frozenset()
     """The option names (`no-progress`, `instance-ids`) the resolved command accepts."""
+    facts: OperationFacts = NO_FACTS
 
     @property
     def command_name(self) -> str:

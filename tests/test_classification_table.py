@@ -1,7 +1,8 @@
 """The classification table: every command in tests/data/classification.jsonl through `decide`.
 
-Each row is a claim: this command is a read / write / reject, decided by this rule. Rules ending
-in `:` match any rule with that prefix (`parse:` covers every tokenizer refusal).
+Each row is a claim: this command is a read / write / reject, decided by this rule, and (where the
+row says `sensitive`) its read is or is not marked sensitive. Rules ending in `:` match any rule
+with that prefix (`parse:` covers every tokenizer refusal).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ WORKDIR_FILES = {
     "t.yaml": b"Resources: {}\n",
     "report.csv": b"a,b\n",
     "k.pem": b"not a key",
+    "params.json": json.dumps({"Names": ["/app/db"], "WithDecryption": True}).encode(),
 }
 
 
@@ -90,5 +92,7 @@ def test_command_classifies_as_table_says(row: dict[str, str], settings: Setting
     else:
         assert decision.rule == expected_rule, got
     assert decision.reason
+    if "sensitive" in row:
+        assert decision.sensitive is row["sensitive"], got
     if decision.verdict == "reject":
         assert decision.fix, f"a reject must say what to do instead: {got}"
