@@ -273,8 +273,9 @@ def _dry_run_note(resolved: Resolved, verdict: Verdict) -> Verdict:
 
 
 def _sensitive(verdict: Verdict, why: str) -> Verdict:
+    """`verdict`, unchanged but for the sensitive label and the reason for it."""
     return Verdict(
-        "read",
+        verdict.verdict,
         verdict.rule,
         f"{verdict.reason}; sensitive: {why}",
         service=verdict.service,
@@ -321,7 +322,18 @@ def _argument_set(resolved: Resolved, dest: str) -> tuple[bool, str]:
 
 
 def _sensitivity(resolved: Resolved, verdict: Verdict) -> Verdict:
-    if verdict.verdict != "read" or verdict.sensitive:
+    if verdict.sensitive:
+        return verdict
+    if verdict.verdict == "write":
+        # A write's output can hold secrets too (a new access key, a generated password): the
+        # result says so. Only reads are subject to --sensitive-reads.
+        held = tuple(
+            dict.fromkeys((*resolved.facts.credential_members, *resolved.facts.secret_members))
+        )
+        if held:
+            return _sensitive(verdict, f"its output holds {', '.join(held[:3])}")
+        return verdict
+    if verdict.verdict != "read":
         return verdict
     entry = sensitive_operations().get(f"{resolved.service} {resolved.operation}")
     if entry is not None:
