@@ -23,7 +23,7 @@ operation does, and becomes a write when
 unless data/exemptions.json says why it only reads. A read is sensitive when data/sensitive.json
 says so (with `when`, only if that argument is set, on the command line or in --cli-input-json),
 or when its output carries a member the model marks `sensitive` whose name says secret, password,
-token or private key. Guards (policy.py) and validation run before this; a reject never comes
+token or private key. The guards (guards/) and validation run before this; a reject never comes
 from here.
 """
 
@@ -327,11 +327,11 @@ def _sensitivity(resolved: Resolved, verdict: Verdict) -> Verdict:
     if verdict.verdict == "write":
         # A write's output can hold secrets too (a new access key, a generated password): the
         # result says so. Only reads are subject to --sensitive-reads.
-        held = tuple(
+        members = tuple(
             dict.fromkeys((*resolved.facts.credential_members, *resolved.facts.secret_members))
         )
-        if held:
-            return _sensitive(verdict, f"its output holds {', '.join(held[:3])}")
+        if members:
+            return _sensitive(verdict, f"its output holds {', '.join(members[:3])}")
         return verdict
     if verdict.verdict != "read":
         return verdict
@@ -347,8 +347,8 @@ def _sensitivity(resolved: Resolved, verdict: Verdict) -> Verdict:
         return _sensitive(verdict, f"{entry['reason']}{how}") if held else verdict
     secrets = resolved.facts.secret_members
     if secrets:
-        members = ", ".join(secrets)
-        return _sensitive(verdict, f"returns {members}, which the service model marks sensitive")
+        listed = ", ".join(secrets)
+        return _sensitive(verdict, f"returns {listed}, which the service model marks sensitive")
     return verdict
 
 

@@ -239,7 +239,7 @@ def serve(flags: dict[str, object]) -> int:
         else:
             import anyio
 
-            from aws_mcp_server import capture
+            from aws_mcp_server.adapter import capture
 
             capture.restore_real_streams()
             anyio.run(server.run_stdio_async)

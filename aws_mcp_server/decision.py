@@ -1,10 +1,10 @@
 """One entry point from command text to a decision: `decide(text, settings) -> Decision`.
 
-    text -tokenize-> argv -policy.check_argv-> -resolve-> Resolved -policy.check->
-         -policy.local_argv-> argv to run -validate-> -classify-> -policy.check_verdict-> Decision
+    text -tokenize-> argv -resolve-> Resolved -guards.check-> -run_plan-> RunPlan -validate->
+         -classify-> -modes.check_verdict-> Decision
 
-Guards run before validation on purpose: validation lets awscli load `file://` values, and only
-the guards know which paths are inside the workdir. `decide` never raises for bad input: every
+Guards run before validation on purpose: validation lets awscli load `file://` values (the
+patched loader checks them again, on that path as on every other). `decide` never raises for bad input: every
 failure is a reject with the rule that fired and what to do instead.
 
 `classify_main` is `aws-mcp-server classify`: one JSON object per command, one line each.
@@ -19,9 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from aws_mcp_server import catalog, command, policy
+from aws_mcp_server import guards
+from aws_mcp_server.adapter import resolution, validation
 from aws_mcp_server.classify import classify
-from aws_mcp_server.errors import AwsMcpError, ConfigError
+from aws_mcp_server.errors import AwsMcpError, ConfigError, ValidationError
+from aws_mcp_server.guards import commands, endpoints, modes, paths, plan, tokens
 from aws_mcp_server.model import Resolved, RunPlan, Verdict, VerdictKind, reject
 from aws_mcp_server.settings import Settings
 
@@ -137,28 +139,30 @@ def decide(
     argv: list[str] = []
     resolved: Resolved | None = None
     try:
-        argv = command.tokenize(text)
-        guard = policy.check_argv(argv, settings)
-        if guard is not None:
-            return _decision(text, argv, guard)
-        resolved = catalog.resolve(argv)
-        guard = policy.check(resolved, settings)
+        argv = tokens.tokenize(text)
+        try:
+            resolved = resolution.resolve(argv)
+        except ValidationError as err:
+            blocked = commands.blocked_path(err.command_path)
+            if blocked is None:
+                raise
+            return _decision(text, argv, blocked)
+        guard = guards.check(resolved, settings)
         stated = resolved.global_options.get("region")
         for source, name in (("the region parameter", region), ("--region", stated)):
             if guard is None and isinstance(name, str) and not resolved.is_help:
-                guard = policy.check_region(
+                guard = endpoints.check_region(
                     name, source=source, emulator=settings.endpoint_url is not None
                 )
         if guard is not None:
             return _decision(text, argv, guard, resolved)
-        # What the engine runs: local paths made absolute inside the workdir. Validation loads
-        # file:// values, so it must see the same paths.
-        run_argv = policy.local_argv(resolved, settings)
-        plan = policy.run_plan(resolved, run_argv, settings, region=region)
+        # What the engine runs: local paths made absolute inside the workdir, the server-wide
+        # endpoint, the tool's region. Validation loads file:// values, so it runs this argv.
+        run = plan.run_plan(resolved, paths.local_argv(resolved, settings), settings, region=region)
         if validate:
-            catalog.validate(resolved, argv=plan.argv, workdir=settings.workdir)
-        verdict = policy.check_verdict(classify(resolved), resolved, settings)
-        return _decision(text, plan.argv, verdict, resolved, settings, plan)
+            validation.validate(resolved, argv=run.argv, workdir=settings.workdir)
+        verdict = modes.check_verdict(classify(resolved), resolved, settings)
+        return _decision(text, run.argv, verdict, resolved, settings, run)
     except AwsMcpError as err:
         default = "parse" if not argv else "validation"
         return _decision(text, argv, _from_error(err, resolved, default), resolved)

@@ -26,8 +26,9 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 
-from aws_mcp_server import capture, credentials, driver, policy
+from aws_mcp_server.adapter import capture, credentials, driver
 from aws_mcp_server.errors import EngineError
+from aws_mcp_server.guards import modes
 from aws_mcp_server.model import RunPlan
 from aws_mcp_server.settings import Settings
 
@@ -125,7 +126,9 @@ class Engine:
             )
         # Something may have replaced sys.stdout since the last call (a test runner does).
         capture.install()
-        ctx = capture.CallContext(stdin=stdin, limit=CAPTURE_LIMIT, token=token)
+        ctx = capture.CallContext(
+            stdin=stdin, limit=CAPTURE_LIMIT, token=token, workdir=self.settings.workdir
+        )
         ctx.json_indent = self.settings.json_indent
         call = _Call(self, plan, profile, region, ctx, limit)
         with self._lock:
@@ -198,12 +201,12 @@ class _Call:
     def _invoke(self) -> int:
         try:
             settings = self.engine.settings
+            # The same local-file and URL guards as classification sit inside awscli (on the
+            # call's workdir): a command that slipped past them still cannot touch a file
+            # outside it.
             cli = driver.new_driver(
                 self.profile,
                 self.region,
-                # The same local-file and URL guards as classification, enforced again inside
-                # awscli: a command that slipped past them still cannot touch a file outside it.
-                workdir=settings.workdir,
                 endpoint_url=self.plan.endpoint_url,
                 client_check=lambda service: _check_client(service, settings),
                 # Help needs no profile, and must render whatever the config files say.
@@ -278,9 +281,9 @@ class _Call:
 
 
 def _check_client(service: str, settings: Settings) -> None:
-    refusal = policy.client_refusal(service, settings)
+    refusal = modes.client_refusal(service, settings)
     if refusal is not None:
-        raise policy.as_error(refusal)
+        raise modes.as_error(refusal)
 
 
 def _stopped_note(stderr: str, what: str) -> str:

@@ -53,6 +53,8 @@ class ParseError(CommandError):
 
 class ValidationError(CommandError):
     code = "validation"
+    command_path: tuple[str, ...] = ()
+    """The command words resolution had identified when it failed (`("sso", "logout")`)."""
 
 
 class PolicyError(CommandError):

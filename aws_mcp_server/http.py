@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import importlib.metadata
 import ipaddress
 import logging
 import socket
@@ -46,11 +47,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aws_mcp_server import __version__
-from aws_mcp_server.driver import AWSCLI_VERSION
 from aws_mcp_server.errors import ConfigError
 from aws_mcp_server.settings import Settings
 
 log = logging.getLogger("aws_mcp_server.http")
+
+# The version awscli's distribution declares: read without importing awscli, which only the
+# adapter does (importing it installs the stream capture and every patch).
+AWSCLI_VERSION = importlib.metadata.version("awscli")
 
 MAX_BODY_BYTES = 1024 * 1024
 """Largest request body accepted on any MCP path (413 above it). A tool call is a few KiB; the

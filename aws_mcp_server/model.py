@@ -1,6 +1,6 @@
 """The values that flow between resolution, guards and classification. Pure: no awscli import.
 
-    text --command.tokenize--> argv --catalog.resolve--> Resolved --policy / classify--> Verdict
+    text --guards.tokens--> argv --adapter.resolution--> Resolved --guards / classify--> Verdict
                                               decision.decide --> RunPlan --> engine
 
 `Resolved` is what awscli's own parsers made of a command: which service and operation it names,
@@ -18,6 +18,33 @@ from typing import Literal
 VerdictKind = Literal["read", "write", "reject"]
 
 _EMPTY: Mapping[str, object] = MappingProxyType({})
+
+
+ValueKind = Literal["value", "streaming-input", "outfile", "url-text"]
+"""What awscli does with a command-line value, from the argument object it belongs to: `value`
+(anything: awscli loads it from a file for file://, fetches it for http(s):// in v1),
+`streaming-input` (a local path awscli opens and streams: `s3api put-object --body`), `outfile` (a
+local path awscli writes: `s3api get-object ... OUTFILE`, `--outfile`), `url-text` (a value awscli
+passes on as text even when it is a URL: the parameter is exempt from paramfile loading)."""
+
+
+@dataclass(frozen=True)
+class ArgValue:
+    """One value on the command line, where it stands in argv, and whose it is.
+
+    `index` is the position of its word in argv (for `--option=value`, that word; `inline` is
+    then True). `option` is the option as awscli names it (`template-file`, `endpoint-url`), None
+    for a positional; `dest` is argparse's destination. `scope` says whether a global option
+    owns it (`global`) or the command (`command`).
+    """
+
+    index: int
+    text: str
+    option: str | None
+    dest: str
+    inline: bool = False
+    scope: Literal["global", "command"] = "command"
+    kind: ValueKind = "value"
 
 
 @dataclass(frozen=True)
@@ -78,6 +105,9 @@ class Resolved:
     options: frozenset[str] = frozenset()
     """The option names (`no-progress`, `instance-ids`) the resolved command accepts."""
     facts: OperationFacts = NO_FACTS
+    values: tuple[ArgValue, ...] = ()
+    """Every value argparse took from argv, in argv order: the one model of the command line
+    that the guards check and the local-path rewrite edits by index."""
 
     @property
     def command_name(self) -> str:

@@ -33,8 +33,8 @@ def _free_port() -> int:
 
 def start_sandbox() -> str:
     """Start the emulator and point this process's AWS config at fake profiles; return its URL."""
-    # moto imports botocore: awscli's own copy must be the one loaded (see driver.py).
-    import aws_mcp_server.driver  # noqa: F401
+    # moto imports botocore: awscli's own copy must be the one loaded (see the adapter package).
+    import aws_mcp_server.adapter  # noqa: F401
 
     try:
         from moto.server import ThreadedMotoServer

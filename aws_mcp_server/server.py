@@ -51,10 +51,11 @@ from mcp_types import (
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from aws_mcp_server import __version__, policy, profiles
+from aws_mcp_server import __version__, profiles
 from aws_mcp_server.decision import Decision, decide
 from aws_mcp_server.engine import Engine, RunResult
 from aws_mcp_server.errors import AwsMcpError
+from aws_mcp_server.guards import endpoints
 from aws_mcp_server.settings import Settings
 
 log = logging.getLogger("aws_mcp_server")
@@ -412,7 +413,7 @@ class Tools:
             raise _Refused(_refusal(decision), refused="reject")
         if runs_in and runs_in != region and runs_in != stated:
             # The profile's region (or AWS_REGION): the command's own were checked by decide.
-            bad = policy.check_region(
+            bad = endpoints.check_region(
                 runs_in,
                 source=f"the region of profile {use_profile or 'default'!r}",
                 emulator=self.settings.endpoint_url is not None,

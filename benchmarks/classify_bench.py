@@ -20,9 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aws_mcp_server import catalog, command  # noqa: E402
+from aws_mcp_server.adapter import resolution  # noqa: E402
 from aws_mcp_server.decision import decide  # noqa: E402
 from aws_mcp_server.errors import AwsMcpError  # noqa: E402
+from aws_mcp_server.guards import tokens  # noqa: E402
 from aws_mcp_server.settings import Settings  # noqa: E402
 
 
@@ -56,7 +57,7 @@ def main() -> int:
 
     def resolve_only(text: str) -> object:
         try:
-            return catalog.resolve(command.tokenize(text))
+            return resolution.resolve(tokens.tokenize(text))
         except AwsMcpError:
             return None
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _moto import fake_aws_environment, start_moto
 
-import aws_mcp_server.driver  # noqa: F401  (awscli before botocore)
+import aws_mcp_server.adapter  # noqa: F401  (awscli before botocore)
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 ROOT = Path(__file__).resolve().parent.parent

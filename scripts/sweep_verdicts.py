@@ -22,13 +22,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aws_mcp_server import catalog, classify  # noqa: E402
+from aws_mcp_server import classify  # noqa: E402
+from aws_mcp_server.adapter import resolution  # noqa: E402
 
 
 def sweep() -> dict[str, dict[str, Any]]:
     """command name -> {verdict, rule, sensitive, reason} for every command in awscli."""
     rows: dict[str, dict[str, Any]] = {}
-    for resolved in catalog.iter_commands():
+    for resolved in resolution.iter_commands():
         verdict = classify.classify(resolved)
         rows[resolved.command_name] = {
             "verdict": verdict.verdict,

@@ -26,7 +26,7 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 import pytest  # noqa: E402
 
-import aws_mcp_server.driver  # noqa: E402,F401  (awscli before botocore: see driver.py)
+import aws_mcp_server.adapter  # noqa: E402,F401  (awscli before botocore)
 
 
 def free_port() -> int:

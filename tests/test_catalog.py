@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aws_mcp_server import catalog
+from aws_mcp_server.adapter import resolution, validation
 from aws_mcp_server.decision import classify_main, decide
 from aws_mcp_server.errors import ValidationError
 from aws_mcp_server.settings import Settings
@@ -45,7 +45,7 @@ def isolated_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _resolve(text: str) -> Any:
-    return catalog.resolve(text.split())
+    return resolution.resolve(text.split())
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_validation_reports_shape_errors(text: str, words: str) -> None:
     import shlex
 
     with pytest.raises(ValidationError) as caught:
-        catalog.validate(catalog.resolve(shlex.split(text)))
+        validation.validate(resolution.resolve(shlex.split(text)))
     assert words.lower() in str(caught.value).lower()
 
 
@@ -131,7 +131,7 @@ def test_validation_opens_no_socket_and_runs_no_credential_provider(
         "ec2 copy-snapshot --source-region us-west-2 --source-snapshot-id snap-1",
         "dynamodb scan --table-name tbl",
     ):
-        catalog.validate(catalog.resolve(text.split()))
+        validation.validate(resolution.resolve(text.split()))
     assert opened == []
     assert not isolated_aws.exists(), "a credential provider ran during validation"
 
@@ -142,9 +142,9 @@ def test_custom_commands_are_not_run_by_validation(
     here = tmp_path / "cwd"
     here.mkdir()
     monkeypatch.chdir(here)
-    resolved = catalog.resolve(["s3", "cp", "s3://bucket/key", "local.txt"])
-    assert not catalog.validates_by_running(resolved)
-    catalog.validate(resolved)
+    resolved = resolution.resolve(["s3", "cp", "s3://bucket/key", "local.txt"])
+    assert not validation.validates_by_running(resolved)
+    validation.validate(resolved)
     assert list(here.iterdir()) == []
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from aws_mcp_server import catalog, classify
+from aws_mcp_server import classify
+from aws_mcp_server.adapter import resolution
 
-ALL = list(catalog.iter_commands())
+ALL = list(resolution.iter_commands())
 PATHS = {r.command_path for r in ALL}
 OPERATIONS = {f"{r.service} {r.operation}" for r in ALL if not r.is_custom and r.operation}
 CUSTOM = [r for r in ALL if r.is_custom]

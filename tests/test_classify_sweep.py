@@ -9,7 +9,8 @@ from collections import Counter
 
 import pytest
 
-from aws_mcp_server import catalog, classify
+from aws_mcp_server import classify
+from aws_mcp_server.adapter import resolution
 from aws_mcp_server.model import Resolved, Verdict
 
 Sweep = list[tuple[Resolved, Verdict]]
@@ -17,7 +18,7 @@ Sweep = list[tuple[Resolved, Verdict]]
 
 @pytest.fixture(scope="module")
 def sweep() -> Sweep:
-    return [(r, classify.classify(r)) for r in catalog.iter_commands()]
+    return [(r, classify.classify(r)) for r in resolution.iter_commands()]
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aws_mcp_server.command import tokenize
 from aws_mcp_server.errors import ParseError
+from aws_mcp_server.guards.tokens import tokenize
 
 ACCEPTED = [
     ("aws s3 ls", ["s3", "ls"]),

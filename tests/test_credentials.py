@@ -22,7 +22,7 @@ import botocore.credentials
 import pytest
 from mcp import Client
 
-from aws_mcp_server import credentials
+from aws_mcp_server.adapter import credentials
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.server import build_server
 from aws_mcp_server.settings import Settings

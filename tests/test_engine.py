@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from aws_mcp_server import capture
+from aws_mcp_server.adapter import capture
 from aws_mcp_server.engine import Engine, RunResult
 from aws_mcp_server.settings import Settings, load
 from tests.conftest import AwsFiles, Moto, plan_of, run, start, stopped_instance
@@ -402,7 +402,7 @@ def test_help_is_plain_text(engine: Engine, argv: list[str], expected: str) -> N
 def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
     """In a child process: help through the engine on a worker thread; the real stdout stays empty."""
     code = (
-        "import aws_mcp_server.driver, sys\n"
+        "import aws_mcp_server.adapter, sys\n"
         "from aws_mcp_server.engine import Engine\n"
         "from aws_mcp_server.settings import Settings\n"
         "from aws_mcp_server.model import RunPlan\n"
@@ -575,7 +575,7 @@ def test_client_classes_are_safe_to_share() -> None:
     """The driver builds each client class once; that holds only while every handler of
     `creating-client-class` is one of botocore's own stateless ones. An awscli upgrade that adds
     a customization there fails this test."""
-    from aws_mcp_server import driver
+    from aws_mcp_server.adapter import driver
 
     session = driver.new_driver().session
     trie = session.get_component("event_emitter")._emitter._handlers

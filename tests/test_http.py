@@ -26,7 +26,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from aws_mcp_server import __version__
-from aws_mcp_server.driver import AWSCLI_VERSION
+from aws_mcp_server.adapter import AWSCLI_VERSION
 from aws_mcp_server.errors import ConfigError
 from aws_mcp_server.http import check_bind, is_loopback, security_settings
 from aws_mcp_server.settings import Settings

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aws_mcp_server.command import tokenize
 from aws_mcp_server.decision import decide
 from aws_mcp_server.errors import ParseError
+from aws_mcp_server.guards.tokens import tokenize
 from aws_mcp_server.settings import Settings
 
 FAST = settings(

@@ -1,8 +1,9 @@
 """Claims about the runtime guards: the real awscli driver, stopped before it opens or fetches.
 
-Each command runs through `driver.new_driver()` inside a `capture.CallContext`, unsigned and
-against a closed loopback port, with empty temporary AWS config files: a refused file or URL
-fails before any request, and a command the guards let through fails only at the connection.
+Each command runs through `driver.new_driver()` inside a `capture.CallContext` that names the
+workdir, unsigned and against a closed loopback port, with empty temporary AWS config files: a
+refused file or URL fails before any request, and a command the guards let through fails only at
+the connection. The guards sit in awscli's loaders (patched) and on its argument events.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aws_mcp_server import capture, driver, runtime_guards
+from aws_mcp_server.adapter import capture, driver
 
 OFFLINE = [
     "--no-sign-request",
@@ -41,13 +42,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return work
 
 
-def run(argv: list[str], workdir: Path) -> tuple[object, runtime_guards.RuntimeGuard, str]:
-    cli = driver.new_driver(workdir=workdir)
-    guard = driver.guard_of(cli)
-    ctx = capture.CallContext()
+def run(argv: list[str], workdir: Path | None) -> tuple[object, capture.CallContext, str]:
+    cli = driver.new_driver()
+    ctx = capture.CallContext(workdir=workdir)
     capture.install()
     rc = capture.run_in(ctx, lambda: cli.main([*argv, *OFFLINE]))
-    return rc, guard, ctx.stderr.getvalue().decode("utf-8", "replace")
+    return rc, ctx, ctx.stderr.getvalue().decode("utf-8", "replace")
 
 
 REFUSED = [
@@ -204,3 +204,23 @@ def test_guards_are_per_session(workdir: Path, tmp_path: Path) -> None:
     _, allowed, _ = run(argv, other)
     assert [r.rule for r in refused.refusals] == ["path:outside-workdir"]
     assert allowed.refusals == []
+
+
+def test_relative_file_values_load_from_the_workdir_whatever_the_working_directory(
+    workdir: Path,
+) -> None:
+    """The working directory here is not the workdir: awscli's loader reads file:// relative
+    to the call's workdir, so relative references work without rewriting argv."""
+    assert os.getcwd() != str(workdir)
+    (workdir / "in.json").write_text('{"PolicyName": "x", "PolicyDocument": "{}"}')
+    rc, ctx, stderr = run(["iam", "create-policy", "--cli-input-json", "file://in.json"], workdir)
+    assert ctx.refusals == []
+    assert rc == 255 and "Could not connect" in stderr
+
+
+def test_a_call_without_a_workdir_opens_no_file(workdir: Path) -> None:
+    rc, ctx, _ = run(
+        ["iam", "create-policy", "--policy-name", "x", "--policy-document", "file://p.json"], None
+    )
+    assert rc == 255
+    assert [r.rule for r in ctx.refusals] == ["path:outside-workdir"]

@@ -1,5 +1,5 @@
 """What shapes.py reads from botocore's models: credential and secret members of output shapes,
-and the verb an operation's documentation opens with. Real models through `catalog.resolve`, and
+and the verb an operation's documentation opens with. Real models through `resolution.resolve`, and
 small model documents for the walk's edge cases (recursive and shared shapes)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from aws_mcp_server import catalog, shapes
+from aws_mcp_server.adapter import resolution, shapes
 
 
 def _facts(*argv: str) -> Any:
-    return catalog.resolve(list(argv)).facts
+    return resolution.resolve(list(argv)).facts
 
 
 def test_temporary_table_credentials_are_credential_members() -> None:

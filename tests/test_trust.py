@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 
-from aws_mcp_server import catalog, decision, policy, profiles
+from aws_mcp_server import decision, guards, profiles
+from aws_mcp_server.adapter import resolution
 from aws_mcp_server.decision import decide
 from aws_mcp_server.engine import Engine
+from aws_mcp_server.guards import endpoints
+from aws_mcp_server.guards.facts import awscli_facts
 from aws_mcp_server.model import Resolved
 from aws_mcp_server.settings import Settings
 from tests.conftest import AwsFiles, Moto
@@ -141,7 +144,7 @@ def test_help_ignores_docutils_configuration_and_opens_only_package_data(tmp_pat
     code = textwrap.dedent(
         """
         import os, sys, json
-        import aws_mcp_server.driver
+        import aws_mcp_server.adapter
         from aws_mcp_server.engine import Engine
         from aws_mcp_server.model import RunPlan
         from aws_mcp_server.settings import Settings
@@ -217,10 +220,10 @@ def test_blocked_commands_are_refused_whatever_path_reaches_them(
 
 def test_every_path_to_a_blocked_command_object_is_refused(tmp_path: Path) -> None:
     """Sweep: wherever awscli's tables hold an object of a blocked class, the guard refuses it."""
-    marks = set(policy.awscli_facts()["blocked_classes"].values())
+    marks = set(awscli_facts()["blocked_classes"].values())
     settings = Settings(workdir=tmp_path)
     found = []
-    for path, command in catalog.iter_command_objects():
+    for path, command in resolution.iter_command_objects():
         name = f"{type(command).__module__}.{type(command).__qualname__}"
         if name not in marks:
             continue
@@ -230,7 +233,7 @@ def test_every_path_to_a_blocked_command_object_is_refused(tmp_path: Path) -> No
             for obj in _objects_along(path)
         )
         resolved = Resolved(argv=path, service=path[0], command_path=path, command_classes=classes)
-        verdict = policy.check(resolved, settings)
+        verdict = guards.check(resolved, settings)
         assert verdict is not None and verdict.rule.startswith("blocked:"), path
     # CodeDeploy's commands hang under `deploy`, `cloudformation deploy` and `ecs deploy`.
     assert {"cloudformation deploy register", "ecs deploy register", "deploy register"} <= set(
@@ -240,11 +243,11 @@ def test_every_path_to_a_blocked_command_object_is_refused(tmp_path: Path) -> No
 
 def _objects_along(path: tuple[str, ...]) -> list[Any]:
     objects: list[Any] = []
-    table: dict[str, Any] = dict(catalog.command_table(()))
+    table: dict[str, Any] = dict(resolution.command_table(()))
     for depth, word in enumerate(path):
         command = table[word]
         objects.append(command)
-        table = catalog.command_table(path[: depth + 1])
+        table = resolution.command_table(path[: depth + 1])
     return objects
 
 
@@ -468,7 +471,7 @@ def test_a_client_of_a_denied_service_is_refused_while_the_command_runs(
     "url", ["http://moto.localhost:4566", "http://a.b.localhost", "https://LOCALHOST.evil.example"]
 )
 def test_names_under_localhost_are_not_loopback(url: str, tmp_path: Path) -> None:
-    verdict = policy.check_endpoint(url, Settings(workdir=tmp_path))
+    verdict = endpoints.check_endpoint(url, Settings(workdir=tmp_path))
     assert verdict is not None and verdict.rule == "endpoint:not-allowed"
 
 

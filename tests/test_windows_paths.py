@@ -11,9 +11,9 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from aws_mcp_server import policy
 from aws_mcp_server import settings as settings_module
-from aws_mcp_server.command import tokenize
+from aws_mcp_server.guards import paths as policy
+from aws_mcp_server.guards.tokens import tokenize
 from aws_mcp_server.model import Verdict
 from aws_mcp_server.settings import Settings
 

@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-import aws_mcp_server.driver  # noqa: F401  (awscli before botocore)
+import aws_mcp_server.adapter  # noqa: F401  (awscli before botocore)
 
 # isort: split
 import botocore.credentials

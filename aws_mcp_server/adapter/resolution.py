@@ -1,4 +1,4 @@
-"""argv -> `Resolved`, by awscli's own command table and argument parsers; and offline validation.
+"""argv -> `Resolved`, by awscli's own command table and argument parsers.
 
 Resolution walks the same objects `aws` itself dispatches through: the main parser (global
 options and the service name), each service's parser (the operation), and each command's argument
@@ -6,13 +6,8 @@ table (`ServiceOperation` for API operations, `BasicCommand` for customizations 
 or `ec2 wait`). It never runs a command. The tables are built once per process on one driver and
 then only read, under one lock; the argparse parsers built from them are cached per command.
 
-Validation goes one step further for API operations: a fresh driver runs the command unsigned,
-with a handler first in line on `before-call` that stops it. botocore has by then built the
-request from the arguments and validated it against the model (required members, lengths,
-patterns, types), and awscli has parsed shorthand and JSON values; nothing has been sent and no
-credentials have been looked up (`--no-sign-request` skips the credential chain entirely).
-Custom commands are never run here (`s3 cp` could create a local file): resolution has already
-parsed their arguments, and that is all the validation they get.
+Each value argparse takes from argv keeps its position (`_Tok`): `Resolved.values` is the one
+model of the command line, which the guards check and the local-path rewrite edits by index.
 
 Every argparse error becomes a `ValidationError` with a "did you mean" drawn from the real table;
 argparse is never allowed to print or raise `SystemExit`.
@@ -23,15 +18,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import inspect
-import os
-import re
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import awscli
 import awscli.argparser
@@ -46,14 +37,14 @@ from awscli.customizations.commands import BasicCommand
 from awscli.customizations.streamingoutputarg import StreamingOutputArgument
 from awscli.customizations.waiters import WaiterStateCommand
 
-from aws_mcp_server import capture, driver, shapes
+from aws_mcp_server.adapter import driver, shapes
 from aws_mcp_server.errors import ValidationError
-from aws_mcp_server.model import Resolved
+from aws_mcp_server.model import ArgValue, Resolved, ValueKind
 
 DEFAULT_REGION = "us-east-1"
 """The region validation runs in when the command names none: endpoints are resolved, not used."""
 
-_USAGE_HINT = "Run `{path} help` for the accepted arguments."
+USAGE_HINT = "Run `{path} help` for the accepted arguments."
 
 
 class _ArgparseFailure(Exception):
@@ -213,7 +204,7 @@ def _option_error(path: Sequence[str], unknown: Sequence[str], names: Iterable[s
     else:
         plural = "s" if len(unknown) > 1 else ""
         message = f"unexpected argument{plural} for `{joined}`: " + ", ".join(map(repr, unknown))
-    fix = " ".join(hints) if hints else _USAGE_HINT.format(path=joined)
+    fix = " ".join(hints) if hints else USAGE_HINT.format(path=joined)
     raise ValidationError(message, rule="validation:unknown-option", fix=fix)
 
 
@@ -246,7 +237,7 @@ def _argparse_error(path: Sequence[str], exc: BaseException, names: Iterable[str
     hint = ""
     if isinstance(exc, argparse.ArgumentError) and exc.argument_name:
         hint = f"(option {exc.argument_name}) "
-    usage = _USAGE_HINT.format(path=" ".join(path)) if path else "Run `help` for global options."
+    usage = USAGE_HINT.format(path=" ".join(path)) if path else "Run `help` for global options."
     raise ValidationError(message, rule=rule, fix=hint + usage)
 
 
@@ -329,6 +320,165 @@ def _signing_name(service_model: Any) -> str | None:
     return str(name) if name else None
 
 
+class _Tok(str):
+    """A command-line word that remembers where it stood in argv.
+
+    argparse hands the very objects it was given to the namespace (awscli's `type=str`
+    conversions keep them too, through `__str__`), and splits `--option=value` with
+    `str.split`: so every parsed value can say which word of argv it came from.
+    """
+
+    pos: int
+    inline: bool
+
+    def __new__(cls, text: str, index: int, inline: bool = False) -> _Tok:
+        tok = super().__new__(cls, text)
+        tok.pos = index
+        tok.inline = inline
+        return tok
+
+    def __str__(self) -> str:
+        return self
+
+    def split(self, sep: str | None = None, maxsplit: int = -1) -> list[str]:  # type: ignore[override]
+        parts = str.split(self, sep, maxsplit)
+        if sep == "=" and len(parts) == 2:
+            return [_Tok(parts[0], self.pos), _Tok(parts[1], self.pos, inline=True)]
+        return parts
+
+    def partition(self, sep: str) -> tuple[str, str, str]:
+        head, found, tail = str.partition(self, sep)
+        if sep == "=" and found:
+            return _Tok(head, self.pos), found, _Tok(tail, self.pos, inline=True)
+        return head, found, tail
+
+
+def _plain(value: Any) -> Any:
+    """`value` with every `_Tok` turned back into a plain str (lists and tuples walked)."""
+    if isinstance(value, _Tok):
+        return str.__add__(value, "")
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    return value
+
+
+_collected: list[ArgValue] = []
+"""The values of the resolution running now (resolution runs under `_lock`)."""
+
+_reached: list[list[str]] = []
+"""The command words the resolution running now has identified so far."""
+
+_OUTFILE_ARGUMENTS = (
+    "StreamingOutputArgument",
+    "S3SelectStreamOutputArgument",
+    "QueryOutFileArgument",
+    "FileArgument",
+)
+
+
+def _kind(argument: Any, qualifier: str) -> ValueKind:
+    """What awscli does with the value of `argument` (see `model.ValueKind`)."""
+    if argument is None:
+        return "value"
+    name = str(getattr(argument, "name", ""))
+    if type(argument).__name__ in _OUTFILE_ARGUMENTS or name.endswith("outfile"):
+        return "outfile"
+    model = getattr(argument, "argument_model", None)
+    if (
+        model is not None
+        and getattr(model, "type_name", None) == "blob"
+        and getattr(model, "serialization", {}).get("streaming")
+    ):
+        return "streaming-input"
+    if getattr(argument, "no_paramfile", None) or f"{qualifier}.{name}" in (
+        awscli.paramfile.PARAMFILE_DISABLED
+    ):
+        return "url-text"
+    return "value"
+
+
+def _words(
+    value: Any, option: str | None, options: dict[str, Any]
+) -> Iterator[tuple[_Tok, str | None]]:
+    """The argv words in a parsed value, each with the option it belongs to. Some awscli
+    actions store the option string with the value (`s3 cp --exclude X` keeps
+    `[["--exclude", "X"]]` under one dest shared with `--include`): such a word names the option
+    of the words after it and is not a value itself."""
+    if isinstance(value, _Tok):
+        yield value, option
+    elif isinstance(value, list | tuple):
+        current = option
+        for item in value:
+            action = options.get(item) if isinstance(item, str) else None
+            if action is not None:
+                longs = [o for o in action.option_strings if o.startswith("--")]
+                current = max(longs, key=len)[2:] if longs else current
+                continue
+            yield from _words(item, current, options)
+
+
+_NOT_VALUES = frozenset({"help", "command", "operation", "subcommand", argparse.SUPPRESS})
+
+
+def _collect(
+    parser: argparse.ArgumentParser,
+    parsed: argparse.Namespace,
+    scope: Literal["global", "command"],
+    table: Any = None,
+    qualifier: str = "",
+) -> None:
+    """Record every value `parser` took from argv, with its option, position and kind."""
+    by_name: dict[str, Any] = {}
+    for argument in (table or {}).values():
+        by_name[str(getattr(argument, "cli_name", ""))] = argument
+        by_name.setdefault(str(getattr(argument, "name", "")), argument)
+    seen: set[str] = set()
+    for action in parser._actions:
+        if action.dest in _NOT_VALUES or action.dest in seen:
+            continue
+        seen.add(action.dest)  # actions may share a dest (s3's --include and --exclude)
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        option = max(longs, key=len)[2:] if longs else None
+        for word, owner in _words(
+            getattr(parsed, action.dest, None), option, parser._option_string_actions
+        ):
+            key = f"--{owner}" if owner is not None else action.dest
+            argument = by_name.get(key) or by_name.get(action.dest)
+            kind = _kind(argument, qualifier) if scope == "command" else "value"
+            _collected.append(
+                ArgValue(
+                    index=word.pos,
+                    text=str.__add__(word, ""),
+                    option=owner,
+                    dest=action.dest,
+                    inline=word.inline,
+                    scope=scope,
+                    kind=kind,
+                )
+            )
+
+
+def _plain_resolved(resolved: Resolved) -> Resolved:
+    return dataclasses.replace(
+        resolved,
+        argv=tuple(_plain(list(resolved.argv))),
+        service=_plain(resolved.service),
+        operation=_plain(resolved.operation),
+        command_path=tuple(_plain(list(resolved.command_path))),
+        global_options=MappingProxyType(
+            {key: _plain(value) for key, value in resolved.global_options.items()}
+        ),
+        arguments=MappingProxyType(
+            {key: _plain(value) for key, value in resolved.arguments.items()}
+        ),
+        positionals=tuple(_plain(list(resolved.positionals))),
+        output_files=tuple(_plain(list(resolved.output_files))),
+        values=tuple(sorted(_collected, key=lambda value: value.index)),
+    )
+
+
 def resolve(argv: Sequence[str]) -> Resolved:
     """What awscli would dispatch `aws <argv>` to, with its parsed options. Never runs anything.
 
@@ -344,11 +494,21 @@ def resolve(argv: Sequence[str]) -> Resolved:
         )
     with _lock:
         tables = _get_tables()
-        resolved = _resolve(tables, tuple(args))
-        return _with_objects(tables, resolved)
+        _collected.clear()
+        _reached.clear()
+        try:
+            resolved = _resolve(tables, tuple(_Tok(word, i) for i, word in enumerate(args)))
+            return _with_objects(tables, _plain_resolved(resolved))
+        except ValidationError as err:
+            # How far it got: a blocked command is refused as blocked, not for a missing option.
+            err.command_path = tuple(_plain(_reached[0])) if _reached else ()
+            raise
+        finally:
+            _collected.clear()
+            _reached.clear()
 
 
-def _qualname(obj: Any) -> str:
+def qualname(obj: Any) -> str:
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -363,7 +523,7 @@ def _with_objects(tables: _Tables, resolved: Resolved) -> Resolved:
         if word == "help" or word not in table:
             break
         command = table[word]
-        classes.append(_qualname(command))
+        classes.append(qualname(command))
         if isinstance(command, awscli.clidriver.ServiceCommand):
             table = command._get_command_table()
         elif isinstance(command, BasicCommand):
@@ -404,6 +564,7 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
             ) from None
         _argparse_error((), exc, tables.global_names)
 
+    _collect(tables.main_parser, parsed_globals, "global")
     globals_ = vars(parsed_globals).copy()
     service = globals_.pop("command")
     query = globals_.get("query")
@@ -423,6 +584,7 @@ def _resolve(tables: _Tables, argv: tuple[str, ...]) -> Resolved:
     global_options = MappingProxyType(globals_)
     command = tables.commands[service]
     path: list[str] = [service]
+    _reached[:] = [path]  # the same list, as later words are appended to it
 
     if service == "help":
         if remaining:
@@ -510,6 +672,9 @@ def _resolve_command(
             parser = tables.operation_parser(command, _relaxed(table, args))
             names = [a.cli_name for a in table.values()] + tables.global_names
             parsed, rest = _parse(parser, args, path, names)
+            # awscli names an operation's load-cli-arg events by the endpoint prefix.
+            prefix = command._operation_model.service_model.endpoint_prefix
+            _collect(parser, parsed, "command", table, f"{prefix}.{path[-1]}")
             help_word = getattr(parsed, "help", None)
             model = command._operation_model
             is_waiter = isinstance(command, WaiterStateCommand)
@@ -559,6 +724,7 @@ def _resolve_command(
             try:
                 parsed, rest = parser.parse_known_args(args)
                 _refuse_empty_values(parser, parsed, path)
+                _collect(parser, parsed, "command", table, f"custom.{command.name}")
             except (_ArgparseFailure, argparse.ArgumentError) as exc:
                 if (
                     isinstance(exc, argparse.ArgumentError)
@@ -622,120 +788,6 @@ def _resolve_command(
 def _readonly_trait(model: Any) -> bool | None:
     value = model._operation_model.get("readonly")
     return None if value is None else bool(value)
-
-
-# --- validation --------------------------------------------------------------------------------
-
-
-class _Stop(BaseException):
-    """Raised on `before-call` once botocore has validated the request. Not an `Exception`, so
-    that awscli's `main()` (which turns every Exception into rc 255) lets it through."""
-
-
-def _stop(**kwargs: Any) -> None:
-    raise _Stop()
-
-
-def _usage_free(text: str) -> str:
-    usage = awscli.argparser.USAGE
-    text = text.replace(usage, "").replace(usage.lstrip("\r"), "")
-    lines = [line.strip() for line in text.replace("\r", "").splitlines()]
-    drop = ("usage:", "To see help text", "aws help", "aws <command>", "Note: AWS CLI version 2")
-    kept = [line for line in lines if line and not line.startswith(drop)]
-    return "\n".join(kept)
-
-
-def validates_by_running(resolved: Resolved) -> bool:
-    """True when `validate` lets botocore check the request (plain API operations only)."""
-    if resolved.is_help or resolved.is_custom or resolved.operation_name is None:
-        return False
-    with _lock:
-        command = _lookup(resolved.command_path)
-    if not isinstance(command, awscli.clidriver.ServiceOperation):
-        return False
-    # An operation whose caller does more than call the API (start a session-manager plugin,
-    # poll a waiter) is not run, even up to `before-call`.
-    caller = getattr(command, "_operation_caller", None)
-    return type(caller) is awscli.clidriver.CLIOperationCaller
-
-
-def _lookup(path: Sequence[str]) -> Any:
-    table = _get_tables().commands
-    command: Any = None
-    for word in path:
-        command = table[word]
-        if isinstance(command, awscli.clidriver.ServiceCommand):
-            table = command._get_command_table()
-        elif isinstance(command, BasicCommand):
-            table = command.subcommand_table
-    return command
-
-
-def validate(
-    resolved: Resolved,
-    *,
-    argv: Sequence[str] | None = None,
-    workdir: str | os.PathLike[str] | None = None,
-) -> None:
-    """Let botocore build and validate the request for `resolved`, and stop before it is sent.
-
-    Unsigned and with an explicit region, so no credential provider runs and no endpoint is
-    contacted. Raises `ValidationError` with botocore's or awscli's message, or the runtime guard's
-    `PolicyError` for a local file or URL it refused. Commands that are not
-    plain API operations are not run at all (resolution already parsed their arguments).
-
-    `argv` replaces `resolved.argv` when given: the guards' rewrite with local paths made
-    absolute inside the workdir, so that `file://` values load from where the engine loads them.
-    awscli's loaders run here as they do in a run, so the driver carries the same runtime guards:
-    no file outside `workdir` is opened (none at all without one), no URL is fetched.
-    """
-    if not validates_by_running(resolved):
-        return
-    run = [*(resolved.argv if argv is None else argv), "--no-sign-request"]
-    if not resolved.global_options.get("region"):
-        run += ["--region", DEFAULT_REGION]
-    if resolved.global_options.get("query") is not None:
-        # Resolution compiled the query already; output is never formatted here, and the last
-        # --query wins in argparse, so the identity expression keeps jmespath's warnings away.
-        run += ["--query", "@"]
-    cli = driver.new_driver(workdir=workdir)
-    events = cli.session.get_component("event_emitter")
-    events.register_first("before-call", _stop)
-    ctx = capture.CallContext()
-    capture.install()
-    rc: object = None
-    try:
-        rc = capture.run_in(ctx, lambda: cli.main(run))
-    except _Stop:
-        return
-    except SystemExit as exc:
-        rc = exc.code
-    refusals = driver.guard_of(cli).refusals
-    if refusals:
-        # A local file outside the workdir or a URL: refused before it was opened or fetched.
-        raise refusals[0]
-    if rc in (0, None):
-        return
-    stderr = ctx.stderr.getvalue().decode("utf-8", "replace")
-    if "Unable to parse config file" in stderr:
-        from aws_mcp_server import profiles
-
-        problem = profiles.files_problem()
-        if problem is not None:
-            raise problem
-    text = _usage_free(stderr)
-    message = text or f"awscli refused the command (exit {rc})"
-    first, _, more = message.partition("\n")
-    if first.startswith("Parameter validation failed") and more:
-        first, more = (
-            f"parameter validation failed: {more.splitlines()[0]}",
-            "\n".join(more.splitlines()[1:]),
-        )
-    raise ValidationError(
-        first,
-        rule="validation:parameters",
-        fix=(more + "\n" if more else "") + _USAGE_HINT.format(path=resolved.command_name),
-    )
 
 
 # --- the whole table ---------------------------------------------------------------------------
@@ -803,28 +855,6 @@ def _iter_command(
             yield from _iter_command(service, sub, (*path, name), botocore_service, signing)
 
 
-# --- facts the pure guards need about the installed awscli ------------------------------------
-
-_GENERIC_CLASSES = frozenset(
-    _qualname_of
-    for _qualname_of in (
-        "awscli.clidriver.ServiceCommand",
-        "awscli.clidriver.ServiceOperation",
-        "awscli.customizations.commands.BasicCommand",
-        "awscli.customizations.waiters.WaitCommand",
-        "awscli.customizations.waiters.WaiterStateCommand",
-    )
-)
-
-# A literal service name passed to one of the ways awscli's customizations build a client:
-# `session.create_client('s3', ...)`, `create_nested_client(session, 's3', ...)`,
-# `create_client_from_parsed_globals(session, 's3', ...)`.
-_CLIENT_CALL = re.compile(
-    r"\b(?:create_client|create_nested_client|create_client_from_parsed_globals)\(\s*"
-    r"(?:[A-Za-z_][\w.]*\s*,\s*)?['\"]([a-z0-9][a-z0-9.-]*)['\"]"
-)
-
-
 def iter_command_objects() -> Iterator[tuple[tuple[str, ...], Any]]:
     """Every command path awscli knows with the command object at its end (customizations,
     the commands they inject under other commands, services, operations and waiters)."""
@@ -851,64 +881,15 @@ def iter_command_objects() -> Iterator[tuple[tuple[str, ...], Any]]:
         yield from found
 
 
-def _client_services(cls: type) -> list[str]:
-    """Services whose clients the modules defining `cls` and its customization base classes build
-    by name: what a customization may call besides its own service (cloudtrail
-    create-subscription: s3, sns, sts...)."""
-    found: set[str] = set()
-    for base in cls.__mro__:
-        if not base.__module__.startswith("awscli.customizations.") or base is BasicCommand:
-            continue
-        try:
-            source = inspect.getsource(sys.modules[base.__module__])
-        except (OSError, TypeError, KeyError):
-            continue
-        found.update(_CLIENT_CALL.findall(source))
-    return sorted(found)
-
-
-def awscli_facts(blocked_paths: Iterable[Sequence[str]]) -> dict[str, Any]:
-    """What the pure guards need to know about the installed awscli, as plain data.
-
-    `blocked_classes`: the class of the command object at each blocked path (for a plain API
-    operation, `operation:<service>.<Operation>`), so that a blocked command is recognised whatever
-    path reaches it (awscli injects CodeDeploy's `register` under every command named `deploy`); `blocked_absent`, the blocked paths this awscli does not have
-(v2 commands, blocked by their words in case of an upgrade). `client_services`: per customization class, the services its
-    module builds clients for. `cli_names`: botocore service name -> CLI command name. `regions`
-    and `region_patterns`: the regions botocore knows and the name pattern of each partition.
-    """
-    blocked = {" ".join(path) for path in blocked_paths}
-    blocked_classes: dict[str, str] = {}
-    client_services: dict[str, list[str]] = {}
-    cli_names: dict[str, str] = {}
-    for path, command in iter_command_objects():
-        name = _qualname(command)
-        joined = " ".join(path)
-        if joined in blocked:
-            if isinstance(command, awscli.clidriver.ServiceOperation) and name in _GENERIC_CLASSES:
-                # A plain API operation: what runs is the operation, whichever path names it.
-                model = command._operation_model
-                name = f"operation:{model.service_model.service_name}.{model.name}"
-            elif name in _GENERIC_CLASSES:
-                raise ValueError(f"blocked command {joined!r} has no class of its own ({name})")
-            blocked_classes[joined] = name
-        if isinstance(command, awscli.clidriver.ServiceCommand) and len(path) == 1:
-            cli_names[command._get_service_model().service_name] = path[0]
-        if name not in _GENERIC_CLASSES and name not in client_services:
-            services = _client_services(type(command))
-            if services:
-                client_services[name] = services
-    regions: set[str] = set()
-    patterns: list[str] = []
-    for partition in driver.load_data("partitions")["partitions"]:
-        regions.update(partition.get("regions", {}))
-        patterns.append(partition["regionRegex"])
-    return {
-        "awscli": awscli.__version__,
-        "regions": sorted(regions),
-        "region_patterns": patterns,
-        "blocked_classes": dict(sorted(blocked_classes.items())),
-        "blocked_absent": sorted(blocked - set(blocked_classes)),
-        "client_services": dict(sorted(client_services.items())),
-        "cli_names": dict(sorted(cli_names.items())),
-    }
+def lookup(path: Sequence[str]) -> Any:
+    """The command object at a command path."""
+    with _lock:
+        table = _get_tables().commands
+        command: Any = None
+        for word in path:
+            command = table[word]
+            if isinstance(command, awscli.clidriver.ServiceCommand):
+                table = command._get_command_table()
+            elif isinstance(command, BasicCommand):
+                table = command.subcommand_table
+        return command

@@ -14,6 +14,7 @@ the real stream it holds.
 from __future__ import annotations
 
 import io
+import os
 import sys
 import threading
 import time
@@ -105,8 +106,17 @@ class CallContext:
     """What one call sees as its standard streams, plus its cancel token."""
 
     def __init__(
-        self, *, stdin: bytes = b"", limit: int = 64 << 20, token: CancelToken | None = None
+        self,
+        *,
+        stdin: bytes = b"",
+        limit: int = 64 << 20,
+        token: CancelToken | None = None,
+        workdir: str | os.PathLike[str] | None = None,
     ):
+        self.workdir = os.path.realpath(workdir) if workdir is not None else None
+        """The one directory the call may read and write local files in; None: none at all."""
+        self.refusals: list[Exception] = []
+        """What the runtime guards refused during the call (`PolicyError`s), in order."""
         self.stdout = Output(limit)
         self.stderr = Output(limit)
         self.stdin = io.BytesIO(stdin)

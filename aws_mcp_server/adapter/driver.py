@@ -1,0 +1,283 @@
+"""A fresh, cheap awscli CLIDriver and botocore session for every call.
+
+Per call we build a new botocore Session and CLIDriver (a reused driver keeps `--region` and the
+previous profile's cached credentials). What makes that cheap is shared, immutable or pure work
+(see `patches`): one parsed-model `Loader`, one endpoint-ruleset cache, one event-alias cache,
+client classes, connection pools, and no per-handler `inspect` signature check. Every handler
+object is still created per session: several are stateful (the shorthand parser, the IAM MFA
+wrapper, a DynamoDB paginator fix).
+
+Per session, neutralised here: the logger handlers the driver adds on every call; the CLI
+history's sqlite handler; awscli's assumed-role file cache; user aliases (`~/.aws/cli/alias`,
+where `!cmd` runs a shell) and config `[plugins]` (arbitrary imports), never loaded. Every client
+the session creates goes to the call's endpoint and is checked against the server's lists.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import awscli
+import awscli.clidriver
+import awscli.handlers
+import botocore
+import botocore.credentials
+import botocore.exceptions
+import botocore.hooks
+import botocore.loaders
+import botocore.session
+import botocore.tokens
+from awscli.customizations.history import attach_history_handler
+from botocore.config import Config
+
+from aws_mcp_server.adapter import capture  # (the package import ran first: awscli, patches)
+from aws_mcp_server.errors import AwsMcpError
+
+# Upper bounds on socket waits, whatever the command asks (`--cli-read-timeout 0` means forever).
+MAX_CONNECT_TIMEOUT = 10
+MAX_READ_TIMEOUT = 60
+
+
+class _Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
+    """The stock emitter without its per-registration `inspect` check (~385 handlers per call).
+
+    The check only guards against handlers that do not take **kwargs; every handler registered
+    here comes from awscli/botocore themselves or from this package.
+    """
+
+    def _verify_accept_kwargs(self, func: Any) -> None:
+        return None
+
+
+_DATA_PATH = botocore.session.Session().get_config_variable("data_path")
+_LOADER = botocore.loaders.create_loader(_DATA_PATH)
+
+
+def load_data(name: str) -> Any:
+    """A data file of botocore's (`partitions`, `endpoints`) from the shared loader."""
+    return _LOADER.load_data(name)
+
+
+def _check_token(**kwargs: Any) -> None:
+    """Runs before every API call and every HTTP attempt: pages, waiter polls, retries, transfers."""
+    ctx = capture.current()
+    if ctx is not None:
+        ctx.token.check()
+
+
+def _count_request(request: Any = None, **kwargs: Any) -> None:
+    ctx = capture.current()
+    if ctx is not None:
+        ctx.token.check()
+        ctx.requests += 1
+        url = getattr(request, "url", None)
+        if isinstance(url, str):
+            parts = urlsplit(url)
+            where = f"{parts.scheme}://{parts.netloc}"
+            ctx.hosts[where] = ctx.hosts.get(where, 0) + 1
+
+
+_TIMEOUT_STEPS = (1, 2, 5, 10, 20, 30, 60)
+
+
+def _round_up(seconds: float) -> int:
+    return next((step for step in _TIMEOUT_STEPS if step >= seconds), _TIMEOUT_STEPS[-1])
+
+
+def _bound_timeouts(parsed_args: Any, session: Any, **kwargs: Any) -> None:
+    """Runs after awscli resolved --cli-*-timeout: no socket wait may exceed our bounds."""
+    ctx = capture.current()
+    left = ctx.token.remaining() if ctx is not None else None
+    read = getattr(parsed_args, "read_timeout", None) or MAX_READ_TIMEOUT
+    connect = getattr(parsed_args, "connect_timeout", None) or MAX_CONNECT_TIMEOUT
+    read = min(read, MAX_READ_TIMEOUT)
+    connect = min(connect, MAX_CONNECT_TIMEOUT)
+    if left is not None:
+        # A socket wait may not outlive the call by much; rounded up to a few fixed values so
+        # that calls share connection pools (they are keyed by their timeouts).
+        read = _round_up(min(read, max(1.0, left)))
+        connect = _round_up(min(connect, max(1.0, left)))
+    current = session.get_default_client_config() or Config()
+    session.set_default_client_config(
+        current.merge(Config(read_timeout=read, connect_timeout=connect))
+    )
+
+
+def _no_stream_logger(*args: Any, **kwargs: Any) -> None:
+    """The driver adds a logging handler on every call (`--debug` adds four): keep logging ours."""
+    return None
+
+
+# Modules whose clients resolve credentials (assume-role STS, the SSO portal and its token
+# refresh): plumbing of the profile the user chose, not a service the command calls.
+_CREDENTIAL_MODULES = frozenset({botocore.credentials.__name__, botocore.tokens.__name__})
+
+
+class _CallSession(botocore.session.Session):  # type: ignore[misc]
+    """One call's session: every client it creates goes to the call's endpoint and is checked.
+
+    awscli passes `--endpoint-url` only to the client of the command's own service; the clients
+    customizations build for other services (IAM roles, trail and config subscriptions, S3
+    uploads) and the credential providers' STS and SSO clients would go to AWS's own hosts.
+    """
+
+    _aws_mcp_endpoint: str | None = None
+    _aws_mcp_check: Callable[[str], None] | None = None
+
+    def create_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        from aws_mcp_server.adapter import credentials
+
+        check = self._aws_mcp_check
+        if check is not None:
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if caller not in _CREDENTIAL_MODULES:
+                check(service_name)
+        endpoint = self._aws_mcp_endpoint
+        # endpoint_url is create_client's sixth parameter (index 4 after service_name).
+        given = kwargs.get("endpoint_url") if len(args) < 5 else args[4]
+        if endpoint and given is None and not _service_endpoint_configured(service_name):
+            if len(args) >= 5:
+                args = (*args[:4], endpoint, *args[5:])
+            else:
+                kwargs["endpoint_url"] = endpoint
+        try:
+            return super().create_client(service_name, *args, **kwargs)
+        except botocore.exceptions.NoRegionError as exc:
+            raise credentials.explain(exc, self) or exc from None
+
+    def _create_credential_resolver(self) -> Any:
+        from aws_mcp_server.adapter import credentials
+
+        self._aws_mcp_resolver = credentials.harden(super()._create_credential_resolver())
+        return self._aws_mcp_resolver
+
+    def get_credentials(self) -> Any:
+        """The profile's shared credentials (see `credentials.SharedCredentials`), resolved
+        through this session's chain only when no call resolved them before."""
+        from aws_mcp_server.adapter import credentials
+
+        current: Any = getattr(self, "_credentials", None)
+        if current is None:
+            key = credentials.credentials_key(self, self._aws_mcp_endpoint)
+
+            def resolve() -> Any:
+                try:
+                    found = super(_CallSession, self).get_credentials()
+                except Exception as exc:
+                    better = credentials.explain(exc, self, getattr(self, "_aws_mcp_resolver", None))
+                    if better is None:
+                        raise
+                    raise better from None
+                if found is None:
+                    # Nothing to sign with: fine for --no-sign-request; otherwise signing fails
+                    # and the engine explains it.
+                    return None
+                refresh = getattr(found, "_refresh_using", None)
+                if refresh is not None:
+                    found._refresh_using = credentials.translating(
+                        refresh, self, getattr(self, "_aws_mcp_resolver", None)
+                    )
+                return found
+
+            current = credentials.SHARED.get(key, resolve)
+            self._credentials = current
+            ctx = capture.current()
+            if ctx is not None and current is not None:
+                ctx.credential_method = getattr(current, "method", None)
+        return current
+
+
+def _service_endpoint_configured(service_name: str) -> bool:
+    """True when the environment names an endpoint for this one service
+    (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO`...): the user's choice beats the server-wide
+    endpoint."""
+    name = "AWS_ENDPOINT_URL_" + service_name.upper().replace("-", "_").replace(" ", "_")
+    return bool(os.environ.get(name))
+
+
+def new_driver(
+    profile: str | None = None,
+    region: str | None = None,
+    *,
+    endpoint_url: str | None = None,
+    client_check: Callable[[str], None] | None = None,
+    user_config: bool = True,
+) -> Any:
+    """A fresh awscli CLIDriver on its own session, with `profile` and `region` if given.
+
+    Every driver, whatever it is for (a run, validation, resolution), carries the runtime guards
+    (see `runtime_guards`): local files only inside the workdir of the call it runs in (none at
+    all outside a call), no URL fetched. `endpoint_url` is where every client of the session goes unless it names its own;
+    `client_check(service)` runs before each client the command creates (not the credential
+    providers') and raises to refuse it. `user_config=False` gives a session that reads neither
+    the user's config nor credentials file: for resolving commands and rendering help, which
+    must work (and mean the same) whatever those files say, broken ones included.
+    """
+    from aws_mcp_server.adapter import runtime_guards
+
+    emitter = _Emitter()
+    session = _CallSession(awscli.EnvironmentVariables, event_hooks=emitter)
+    session._aws_mcp_endpoint = endpoint_url
+    session._aws_mcp_check = client_check
+    session.register_component("data_loader", _LOADER)
+    if not user_config:
+        session.set_config_variable("config_file", os.devnull)
+        session.set_config_variable("credentials_file", os.devnull)
+    if profile:
+        session.set_config_variable("profile", profile)
+    if region:
+        session.set_config_variable("region", region)
+    awscli.clidriver._set_user_agent_for_session(session)
+    session.set_stream_logger = _no_stream_logger
+    events = session.get_component("event_emitter")
+    # The built-in plugin only: config `[plugins]` would import arbitrary modules.
+    awscli.handlers.awscli_initialize(events)
+    events.unregister("session-initialized", attach_history_handler)
+    # awscli would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here.
+    events.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+    events.register("before-call", _check_token)
+    events.register("before-send", _count_request)
+    events.register_last("top-level-args-parsed", _bound_timeouts)
+    # The local-file and URL guards, first on their events so they run before awscli's loaders.
+    runtime_guards.register(events)
+    driver = awscli.clidriver.CLIDriver(session=session)
+    # User aliases can shadow real commands, and `!cmd` aliases run a shell.
+    driver._add_aliases = lambda command_table, parser: None
+    return driver
+
+
+def explain(exc: BaseException) -> str | None:
+    """What to tell the user about an exception raised around awscli (not inside its `main`,
+    which reports its own), when we know better than its type and text."""
+    if isinstance(exc, botocore.exceptions.ConfigParseError):
+        from aws_mcp_server import profiles
+
+        problem = profiles.files_problem()
+        return str(problem) if problem is not None else str(exc)
+    if isinstance(exc, AwsMcpError):
+        return str(exc)
+    return None
+
+
+WARM_SERVICES = ("s3", "ec2", "sts", "iam", "sqs", "dynamodb", "lambda", "cloudformation", "logs")
+
+
+def warm_up(services: tuple[str, ...] = WARM_SERVICES) -> None:
+    """Parse the models and rulesets most calls need once, then move everything built so far out
+    of the garbage collector's reach: the parsed models are large, long-lived and acyclic-enough
+    that re-scanning them on every full collection was the p95 tail (about 200 ms)."""
+    cli = new_driver()
+    session = cli.session
+    cli._get_command_table()
+    _LOADER.load_data("endpoints")
+    _LOADER.load_data("partitions")
+    for service in services:
+        session.get_service_model(service)
+        _LOADER.load_service_model(service, "endpoint-rule-set-1")
+    gc.collect()
+    gc.freeze()
