@@ -197,7 +197,7 @@ def _verdict(
 ) -> Verdict:
     return Verdict(
         kind,
-        rule,
+        rule if ":" in rule else f"classify:{rule}",
         reason,
         service=resolved.service or None,
         operation=_operation_label(resolved),

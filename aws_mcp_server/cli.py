@@ -6,13 +6,14 @@ Thin on purpose: parse flags, build Settings, hand off to server / http / decisi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from aws_mcp_server import __version__
 from aws_mcp_server.errors import AwsMcpError, ConfigError
@@ -20,142 +21,40 @@ from aws_mcp_server.errors import AwsMcpError, ConfigError
 log = logging.getLogger("aws_mcp_server")
 
 
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
 def _parser() -> argparse.ArgumentParser:
+    """The flags, generated from the settings' declarations (`settings.OPTIONS`): each names its
+    environment variable."""
+    from aws_mcp_server.settings import OPTIONS
+
     parser = argparse.ArgumentParser(
         prog="aws-mcp-server",
         description="An MCP server that runs AWS CLI commands in-process, validated and "
         "classified read / write / reject before anything is sent.",
         epilog="Subcommands: `aws-mcp-server classify [COMMAND ...]` explains verdicts "
-        "(reads stdin with no command); `aws-mcp-server profiles` lists AWS profiles.",
+        "(reads stdin with no command); `aws-mcp-server profiles` lists AWS profiles; "
+        "`aws-mcp-server config CLIENT` prints the set-up for an MCP client. Every flag can be "
+        "set by the environment variable shown with it; a flag wins over its variable.",
     )
     parser.add_argument("--version", action="version", version=f"aws-mcp-server {__version__}")
-    serve = parser.add_argument_group("serving")
-    serve.add_argument("--transport", choices=("stdio", "http"), help="default: stdio")
-    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
-    serve.add_argument(
-        "--stateless",
-        action="store_true",
-        default=None,
-        help="HTTP without sessions, for several replicas behind a load balancer",
-    )
-    serve.add_argument(
-        "--auth-token", help="require `Authorization: Bearer TOKEN` on HTTP (or AWS_MCP_AUTH_TOKEN)"
-    )
-    serve.add_argument(
-        "--allow-remote",
-        action="store_true",
-        default=None,
-        help="allow binding a non-loopback address without --auth-token",
-    )
-    aws = parser.add_argument_group("AWS")
-    aws.add_argument(
-        "--endpoint-url", help="send every call to this endpoint (or AWS_ENDPOINT_URL)"
-    )
-    aws.add_argument(
-        "--endpoint-allowlist",
-        type=_csv,
-        help="comma-separated non-loopback endpoints a command may name",
-    )
-    aws.add_argument(
-        "--sandbox",
-        action="store_true",
-        default=None,
-        help="start an in-memory AWS emulator with fake credentials and use it for every call",
-    )
-    aws.add_argument(
-        "--profiles",
-        dest="profile_allowlist",
-        type=_csv,
-        help="comma-separated profiles the tools may use",
-    )
-    safety = parser.add_argument_group("safety and limits")
-    safety.add_argument(
-        "--read-only", action="store_true", default=None, help="do not offer the write tool"
-    )
-    safety.add_argument(
-        "--confirm-writes",
-        action="store_true",
-        default=None,
-        help="ask the user (MCP elicitation) before every write; a client that cannot be asked "
-        "is refused, nothing runs unconfirmed",
-    )
-    safety.add_argument(
-        "--request-state-keys",
-        type=_csv,
-        help="comma-separated secrets (>= 32 bytes each; or AWS_MCP_REQUEST_STATE_KEYS) that seal "
-        "a pending confirmation; replicas behind one balancer must share them. The first seals, "
-        "all unseal",
-    )
-    safety.add_argument(
-        "--request-state-ttl",
-        type=float,
-        help="seconds a pending confirmation stays answerable (default 300)",
-    )
-    safety.add_argument(
-        "--sensitive-reads",
-        choices=("allow", "approve", "refuse"),
-        help="reads that return secrets or tokens: allow (default) on either tool, approve (write "
-        "tool only), refuse (never)",
-    )
-    safety.add_argument(
-        "--allow-services", type=_csv, help="only these services (comma-separated CLI names)"
-    )
-    safety.add_argument("--deny-services", type=_csv, help="never these services")
-    safety.add_argument("--allow-operations", type=_csv, help="only these service:operation pairs")
-    safety.add_argument("--deny-operations", type=_csv, help="never these service:operation pairs")
-    safety.add_argument(
-        "--workdir", type=Path, help="the only directory local files may be read from or written to"
-    )
-    safety.add_argument("--timeout", type=float, help="seconds a command may run (default 120)")
-    safety.add_argument(
-        "--output-cap", type=int, help="bytes of output returned per call (default 100000)"
-    )
-    safety.add_argument("--max-concurrency", type=int, help="commands running at once (default 8)")
-    safety.add_argument(
-        "--json-indent",
-        type=int,
-        help="indent JSON output by this many spaces (default 0: compact; the AWS CLI uses 4)",
-    )
-    safety.add_argument(
-        "--audit-log", type=Path, help="append one JSON line per tool call to this file"
-    )
-    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    groups: dict[str, Any] = {}
+    for option in OPTIONS:
+        group = groups.get(option.group)
+        if group is None:
+            group = groups[option.group] = parser.add_argument_group(option.group)
+        text = f"{option.help} [{option.env}]"
+        if option.kind == "bool":
+            group.add_argument(
+                option.flag, dest=option.field, action="store_true", default=None, help=text
+            )
+            continue
+        kwargs: dict[str, Any] = {"dest": option.field, "help": text, "metavar": option.metavar}
+        if option.choices:
+            kwargs["choices"] = option.choices
+            kwargs.pop("metavar")
+        if option.kind in ("int", "float", "list", "path"):
+            kwargs["type"] = functools.partial(option.parse, source=option.flag)
+        group.add_argument(option.flag, **kwargs)
     return parser
-
-
-SERVE_FLAGS = (
-    "transport",
-    "host",
-    "port",
-    "stateless",
-    "auth_token",
-    "allow_remote",
-    "endpoint_url",
-    "endpoint_allowlist",
-    "sandbox",
-    "profile_allowlist",
-    "read_only",
-    "confirm_writes",
-    "request_state_keys",
-    "request_state_ttl",
-    "sensitive_reads",
-    "allow_services",
-    "deny_services",
-    "allow_operations",
-    "deny_operations",
-    "workdir",
-    "timeout",
-    "output_cap",
-    "json_indent",
-    "max_concurrency",
-    "audit_log",
-    "log_level",
-)
 
 
 def _configure_logging(level: str) -> None:
@@ -188,15 +87,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hint:
             print(f"aws-mcp-server: {hint}", file=sys.stderr)
         return 0
-    namespace = _parser().parse_args(args)
-    return serve({name: getattr(namespace, name) for name in SERVE_FLAGS})
+    from aws_mcp_server.settings import OPTIONS
+
+    try:
+        namespace = _parser().parse_args(args)
+    except ConfigError as err:  # a flag value that does not parse (--port abc)
+        print(f"aws-mcp-server: {err}", file=sys.stderr)
+        return 2
+    return serve({option.field: getattr(namespace, option.field) for option in OPTIONS})
 
 
 def serve(flags: dict[str, object]) -> int:
-    from aws_mcp_server.settings import load
+    from aws_mcp_server.settings import check_startup, load
 
     try:
         settings = load(flags)
+        # Say no now, in one line, rather than at the first call: an unusable workdir or audit
+        # log, an unsafe HTTP bind.
+        check_startup(settings)
+        if settings.transport == "http":
+            from aws_mcp_server.http import check_bind
+
+            check_bind(settings)
     except ConfigError as err:
         print(f"aws-mcp-server: {err}", file=sys.stderr)
         return 2

@@ -169,7 +169,7 @@ def decide(
     except Exception as exc:  # a bug of ours must still answer reject, not crash the server
         log.exception("classification failed for %r", text)
         verdict = reject(
-            "internal",
+            "internal:bug",
             f"the command could not be classified: {type(exc).__name__}: {exc}".splitlines()[0],
             fix="This is a bug in aws-mcp-server; please report the command.",
         )

@@ -121,7 +121,7 @@ class Engine:
         if not self._slots.acquire(timeout=min(limit, 30.0)):
             raise EngineError(
                 f"{self.settings.max_concurrency} AWS commands are already running",
-                rule="engine.max-concurrency",
+                rule="engine:max-concurrency",
                 fix="Wait for one to finish, or raise --max-concurrency.",
             )
         # Something may have replaced sys.stdout since the last call (a test runner does).

@@ -90,7 +90,7 @@ def check_bind(settings: Settings) -> None:
     raise ConfigError(
         f"refusing to listen on {settings.host!r} without an auth token: anyone who can reach "
         "that address could run AWS commands with this machine's credentials.",
-        rule="http.remote-bind",
+        rule="http:remote-bind",
         fix="Pass --auth-token TOKEN (or set AWS_MCP_AUTH_TOKEN); or --allow-remote if a proxy in "
         "front of this server authenticates every request; or bind --host 127.0.0.1.",
     )

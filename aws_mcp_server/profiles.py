@@ -91,7 +91,7 @@ def _file_error(path: Path, lineno: int, what: str, line: str | None) -> Profile
         shown = f": {text.split('=', 1)[0].strip()} = ..." if "=" in text else f": {text[:60]!r}"
     return ProfileError(
         f"the AWS configuration file {where} cannot be read: {what}{shown}",
-        rule="profile.config-file",
+        rule="profile:config-file",
         fix=f"Fix {path} (the AWS CLI cannot read it either); the server reads it again on the "
         "next call, no restart needed.",
     )
@@ -177,7 +177,7 @@ def _unknown(profile: str, known: Mapping[str, Profile], env: Mapping[str, str])
         names = f"none (there are no profiles in {config_path(env)} or {credentials_path(env)})"
     return ProfileError(
         f"unknown profile {profile!r}",
-        rule="profile.unknown",
+        rule="profile:unknown",
         fix=f"Known profiles: {names}. Call list_aws_profiles to see their regions.",
     )
 
@@ -208,7 +208,7 @@ def resolve(
             raise ProfileError(
                 f"the default profile {ambient or 'default'!r} is not in the server's "
                 "profile allow-list",
-                rule="profile.allowlist",
+                rule="profile:not-allowed",
                 fix=f"Pass profile= one of: {', '.join(allowlist)}.",
             )
         return None, region or ambient_region
@@ -217,7 +217,7 @@ def resolve(
     if allowlist and profile not in allowlist:
         raise ProfileError(
             f"profile {profile!r} is not in the server's profile allow-list",
-            rule="profile.allowlist",
+            rule="profile:not-allowed",
             fix=f"Allowed profiles: {', '.join(allowlist)}.",
         )
     return profile, region or known[profile].region or ambient_region

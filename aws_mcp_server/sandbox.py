@@ -41,8 +41,10 @@ def start_sandbox() -> str:
     except ImportError:
         raise ConfigError(
             "--sandbox needs the AWS emulator, which is not installed",
-            rule="sandbox.missing",
-            fix="Install it with: pip install 'awscli-mcp-server[sandbox]'",
+            rule="sandbox:missing",
+            fix="Install it into the server's environment: python -m pip install "
+            "'awscli-mcp-server[sandbox]' (from a clone of this repository: "
+            "python -m pip install '.[sandbox]')",
         ) from None
     home = Path(tempfile.mkdtemp(prefix="aws-mcp-sandbox-"))
     atexit.register(shutil.rmtree, home, ignore_errors=True)

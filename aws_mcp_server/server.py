@@ -241,14 +241,14 @@ def _check_text(name: str, value: str | None, limit: int) -> None:
         return
     if len(value) > limit:
         raise _Refused(
-            f"Refused (input.length): `{name}` is {len(value)} characters long; the limit is "
+            f"Refused (input:too-long): `{name}` is {len(value)} characters long; the limit is "
             f"{limit}. Shorten it.",
-            verdict="reject", rule="input.length", refused="input",
+            verdict="reject", rule="input:too-long", refused="input",
         )
     if any(ord(ch) < 32 for ch in value) and name != "command":
         raise _Refused(
-            f"Refused (input.control): `{name}` contains control characters. Pass the plain name.",
-            verdict="reject", rule="input.control", refused="input",
+            f"Refused (input:control-char): `{name}` contains control characters. Pass the plain name.",
+            verdict="reject", rule="input:control-char", refused="input",
         )
 
 

@@ -82,33 +82,43 @@ class Settings:
         if self.transport not in ("stdio", "http"):
             raise ConfigError(
                 f"transport must be 'stdio' or 'http', not {self.transport!r}",
-                rule="settings.transport",
+                rule="settings:transport",
             )
         if not 0 < self.port < 65536:
-            raise ConfigError(f"port must be 1-65535, not {self.port}", rule="settings.port")
+            raise ConfigError(f"port must be 1-65535, not {self.port}", rule="settings:port")
         if self.timeout <= 0:
             raise ConfigError(
-                "timeout must be a positive number of seconds", rule="settings.timeout"
+                "timeout must be a positive number of seconds", rule="settings:timeout"
             )
         if not 0 <= self.json_indent <= 8:
             raise ConfigError(
-                "JSON indent must be 0 (compact) to 8 spaces", rule="settings.json_indent"
+                "JSON indent must be 0 (compact) to 8 spaces", rule="settings:json-indent"
             )
         if self.output_cap < 1000:
-            raise ConfigError("output cap must be at least 1000 bytes", rule="settings.output_cap")
+            raise ConfigError("output cap must be at least 1000 bytes", rule="settings:output-cap")
         if not 1 <= self.max_concurrency <= 256:
-            raise ConfigError("max concurrency must be 1-256", rule="settings.max_concurrency")
+            raise ConfigError("max concurrency must be 1-256", rule="settings:max-concurrency")
         if self.sensitive_reads not in SENSITIVE_READS:
             raise ConfigError(
                 f"sensitive reads must be one of {', '.join(SENSITIVE_READS)}, "
                 f"not {self.sensitive_reads!r}",
-                rule="settings.sensitive_reads",
+                rule="settings:sensitive-reads",
             )
         self._check_request_state()
+        for name in ("allow_operations", "deny_operations"):
+            for entry in getattr(self, name):
+                service, sep, operation = entry.partition(":")
+                if not sep or not service or not operation:
+                    flag = "--" + name.replace("_", "-")
+                    raise ConfigError(
+                        f"{flag} entry {entry!r} is not SERVICE:OPERATION",
+                        rule="settings:" + name.replace("_", "-"),
+                        fix="Write entries such as ec2:describe-instances, s3:* or iam:Delete*.",
+                    )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(
                 f"log level must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}",
-                rule="settings.log_level",
+                rule="settings:log-level",
             )
 
     def _check_request_state(self) -> None:
@@ -120,12 +130,12 @@ class Settings:
                 raise ConfigError(
                     f"request-state key #{index + 1} is {size} bytes long; it must be at least "
                     f"{MIN_REQUEST_STATE_KEY_BYTES} bytes of secret randomness",
-                    rule="settings.request_state_keys",
+                    rule="settings:request-state-keys",
                     fix=f"Generate one with: {generate}",
                 )
         if len(set(self.request_state_keys)) != len(self.request_state_keys):
             raise ConfigError(
-                "the request-state keys repeat a key", rule="settings.request_state_keys",
+                "the request-state keys repeat a key", rule="settings:request-state-keys",
                 fix="List each key once: the first seals, the others only unseal (rotation).",
             )
         if not (
@@ -135,7 +145,7 @@ class Settings:
             raise ConfigError(
                 f"request-state TTL must be 10-{MAX_REQUEST_STATE_TTL:.0f} seconds, "
                 f"not {self.request_state_ttl}",
-                rule="settings.request_state_ttl",
+                rule="settings:request-state-ttl",
             )
 
     def replace(self, **changes: Any) -> Settings:
@@ -148,7 +158,7 @@ def _bool(name: str, text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(f"{name} must be true or false, not {text!r}", rule=f"env.{name}")
+    raise ConfigError(f"{name} must be true or false, not {text!r}", rule=f"settings:{name}")
 
 
 def _int(name: str, text: str) -> int:
@@ -156,7 +166,7 @@ def _int(name: str, text: str) -> int:
         return int(text.strip())
     except ValueError:
         raise ConfigError(
-            f"{name} must be a whole number, not {text!r}", rule=f"env.{name}"
+            f"{name} must be a whole number, not {text!r}", rule=f"settings:{name}"
         ) from None
 
 
@@ -164,7 +174,9 @@ def _float(name: str, text: str) -> float:
     try:
         return float(text.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be a number, not {text!r}", rule=f"env.{name}") from None
+        raise ConfigError(
+            f"{name} must be a number, not {text!r}", rule=f"settings:{name}"
+        ) from None
 
 
 def _list(name: str, text: str) -> tuple[str, ...]:
@@ -175,41 +187,93 @@ def _text(name: str, text: str) -> str:
     return text
 
 
+def _lower(name: str, text: str) -> str:
+    return text.strip().lower()
+
+
+def _upper(name: str, text: str) -> str:
+    return text.strip().upper()
+
+
 def _path(name: str, text: str) -> Path:
     return Path(text).expanduser()
 
 
-# field -> (environment variable, parser)
-_ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
-    "transport": ("AWS_MCP_TRANSPORT", _text),
-    "host": ("AWS_MCP_HOST", _text),
-    "port": ("AWS_MCP_PORT", _int),
-    "stateless": ("AWS_MCP_STATELESS", _bool),
-    "auth_token": ("AWS_MCP_AUTH_TOKEN", _text),
-    "allow_remote": ("AWS_MCP_ALLOW_REMOTE", _bool),
-    "endpoint_url": ("AWS_ENDPOINT_URL", _text),
-    "endpoint_allowlist": ("AWS_MCP_ENDPOINT_ALLOWLIST", _list),
-    "workdir": ("AWS_MCP_WORKDIR", _path),
-    "timeout": ("AWS_MCP_TIMEOUT", _float),
-    "output_cap": ("AWS_MCP_OUTPUT_CAP", _int),
-    "json_indent": ("AWS_MCP_JSON_INDENT", _int),
-    "max_concurrency": ("AWS_MCP_MAX_CONCURRENCY", _int),
-    "read_only": ("AWS_MCP_READ_ONLY", _bool),
-    "allow_services": ("AWS_MCP_ALLOW_SERVICES", _list),
-    "deny_services": ("AWS_MCP_DENY_SERVICES", _list),
-    "allow_operations": ("AWS_MCP_ALLOW_OPERATIONS", _list),
-    "deny_operations": ("AWS_MCP_DENY_OPERATIONS", _list),
-    "profile_allowlist": ("AWS_MCP_PROFILES", _list),
-    "confirm_writes": ("AWS_MCP_CONFIRM_WRITES", _bool),
-    "sensitive_reads": ("AWS_MCP_SENSITIVE_READS", _text),
-    "audit_log": ("AWS_MCP_AUDIT_LOG", _path),
-    "request_state_keys": ("AWS_MCP_REQUEST_STATE_KEYS", _list),
-    "request_state_ttl": ("AWS_MCP_REQUEST_STATE_TTL", _float),
-    "sandbox": ("AWS_MCP_SANDBOX", _bool),
-    "log_level": ("AWS_MCP_LOG_LEVEL", _text),
+_KIND_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "bool": _bool,
+    "int": _int,
+    "float": _float,
+    "list": _list,
+    "text": _text,
+    "lower": _lower,
+    "upper": _upper,
+    "path": _path,
 }
 
-ENVIRONMENT_VARIABLES = {name: env for name, (env, _) in _ENV.items()}
+
+@dataclass(frozen=True)
+class Option:
+    """One setting, declared once: its field, flag, environment variable and help text. The CLI
+    (`cli.py`), the environment reader (`load`) and the docs table are all generated from these."""
+
+    field: str
+    flag: str
+    env: str
+    kind: str
+    help: str
+    group: str
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    @property
+    def rule(self) -> str:
+        return "settings:" + self.field.replace("_", "-")
+
+    def parse(self, text: str, source: str | None = None) -> Any:
+        """The value of this setting written as text; `source` (the flag, or by default the
+        environment variable) names it in an error."""
+        try:
+            return _KIND_PARSERS[self.kind](source or self.env, text)
+        except ConfigError as err:
+            raise ConfigError(err.message, rule=self.rule, fix=err.fix) from None
+
+
+_SERVING = "serving"
+_AWS = "AWS"
+_SAFETY = "safety and limits"
+
+OPTIONS: tuple[Option, ...] = (
+    Option("transport", "--transport", "AWS_MCP_TRANSPORT", "text", "stdio (default) or http", _SERVING, ("stdio", "http")),
+    Option("host", "--host", "AWS_MCP_HOST", "text", "HTTP bind address (default 127.0.0.1)", _SERVING),
+    Option("port", "--port", "AWS_MCP_PORT", "int", "HTTP port (default 8000)", _SERVING),
+    Option("stateless", "--stateless", "AWS_MCP_STATELESS", "bool", "HTTP without sessions, for several replicas behind a load balancer", _SERVING),
+    Option("auth_token", "--auth-token", "AWS_MCP_AUTH_TOKEN", "text", "require `Authorization: Bearer TOKEN` on HTTP", _SERVING, metavar="TOKEN"),
+    Option("allow_remote", "--allow-remote", "AWS_MCP_ALLOW_REMOTE", "bool", "allow binding a non-loopback address without --auth-token", _SERVING),
+    Option("endpoint_url", "--endpoint-url", "AWS_ENDPOINT_URL", "text", "send every call to this endpoint (an emulator such as moto or LocalStack)", _AWS, metavar="URL"),
+    Option("endpoint_allowlist", "--endpoint-allowlist", "AWS_MCP_ENDPOINT_ALLOWLIST", "list", "comma-separated non-loopback endpoints a command may name", _AWS, metavar="URLS"),
+    Option("sandbox", "--sandbox", "AWS_MCP_SANDBOX", "bool", "start an in-memory AWS emulator with fake credentials and use it for every call", _AWS),
+    Option("profile_allowlist", "--profiles", "AWS_MCP_PROFILES", "list", "comma-separated profiles the tools may use", _AWS, metavar="NAMES"),
+    Option("read_only", "--read-only", "AWS_MCP_READ_ONLY", "bool", "do not offer the write tool", _SAFETY),
+    Option("confirm_writes", "--confirm-writes", "AWS_MCP_CONFIRM_WRITES", "bool", "ask the user (MCP elicitation) before every write; a client that cannot be asked is refused, nothing runs unconfirmed", _SAFETY),
+    Option("request_state_keys", "--request-state-keys", "AWS_MCP_REQUEST_STATE_KEYS", "list", "comma-separated secrets (>= 32 bytes each) that seal a pending confirmation; replicas behind one balancer must share them. The first seals, all unseal", _SAFETY, metavar="KEYS"),
+    Option("request_state_ttl", "--request-state-ttl", "AWS_MCP_REQUEST_STATE_TTL", "float", "seconds a pending confirmation stays answerable (default 300)", _SAFETY, metavar="SECONDS"),
+    Option("sensitive_reads", "--sensitive-reads", "AWS_MCP_SENSITIVE_READS", "lower", "reads that return secrets or tokens: allow (default) on either tool, approve (write tool only), refuse (never)", _SAFETY, SENSITIVE_READS),
+    Option("allow_services", "--allow-services", "AWS_MCP_ALLOW_SERVICES", "list", "only these services (comma-separated CLI names)", _SAFETY, metavar="NAMES"),
+    Option("deny_services", "--deny-services", "AWS_MCP_DENY_SERVICES", "list", "never these services", _SAFETY, metavar="NAMES"),
+    Option("allow_operations", "--allow-operations", "AWS_MCP_ALLOW_OPERATIONS", "list", "only these SERVICE:OPERATION pairs (globs: s3:*, iam:List*)", _SAFETY, metavar="PAIRS"),
+    Option("deny_operations", "--deny-operations", "AWS_MCP_DENY_OPERATIONS", "list", "never these SERVICE:OPERATION pairs", _SAFETY, metavar="PAIRS"),
+    Option("workdir", "--workdir", "AWS_MCP_WORKDIR", "path", "the only directory local files may be read from or written to", _SAFETY, metavar="DIR"),
+    Option("timeout", "--timeout", "AWS_MCP_TIMEOUT", "float", "seconds a command may run (default 120)", _SAFETY, metavar="SECONDS"),
+    Option("output_cap", "--output-cap", "AWS_MCP_OUTPUT_CAP", "int", "bytes of output returned per call (default 100000)", _SAFETY, metavar="BYTES"),
+    Option("json_indent", "--json-indent", "AWS_MCP_JSON_INDENT", "int", "indent JSON output by this many spaces (default 0: compact; the AWS CLI uses 4)", _SAFETY, metavar="N"),
+    Option("max_concurrency", "--max-concurrency", "AWS_MCP_MAX_CONCURRENCY", "int", "commands running at once (default 8)", _SAFETY, metavar="N"),
+    Option("audit_log", "--audit-log", "AWS_MCP_AUDIT_LOG", "path", "append one JSON line per tool call to this file", _SAFETY, metavar="FILE"),
+    Option("log_level", "--log-level", "AWS_MCP_LOG_LEVEL", "upper", "DEBUG, INFO (default), WARNING or ERROR", "logging", ("DEBUG", "INFO", "WARNING", "ERROR")),
+)
+"""Every setting. A field of `Settings` without an entry here cannot be set from outside."""
+
+ENVIRONMENT_VARIABLES = {option.field: option.env for option in OPTIONS}
+_BY_FIELD = {option.field: option for option in OPTIONS}
 
 
 def load(
@@ -218,17 +282,60 @@ def load(
     """Settings from flags (highest), then environment, then defaults. Flags set to None are unset."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for name, (variable, parse) in _ENV.items():
-        raw = env.get(variable)
+    for option in OPTIONS:
+        raw = env.get(option.env)
         if raw is not None and raw != "":
-            values[name] = parse(variable, raw)
+            values[option.field] = option.parse(raw)
     for name, value in (flags or {}).items():
         if value is not None:
-            if name not in _ENV:
-                raise ConfigError(f"unknown setting {name!r}", rule="settings")
-            values[name] = value
-    if "sensitive_reads" in values:
-        values["sensitive_reads"] = str(values["sensitive_reads"]).strip().lower()
-    if "log_level" in values:
-        values["log_level"] = str(values["log_level"]).upper()
+            declared = _BY_FIELD.get(name)
+            if declared is None:
+                raise ConfigError(f"unknown setting {name!r}", rule="settings:unknown")
+            lettercase = declared.kind in ("lower", "upper")
+            values[name] = declared.parse(value) if lettercase else value
     return Settings(**values)
+
+
+def check_startup(settings: Settings) -> None:
+    """What can only be checked on this machine, before the server starts: the workdir can be
+    made (or is a directory), the audit log can be appended to. Raises `ConfigError`."""
+    workdir = settings.workdir
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigError(
+            f"--workdir {workdir} is a file, not a directory",
+            rule="settings:workdir",
+            fix="Name a directory (it is created if missing), e.g. --workdir ~/aws-mcp-files.",
+        )
+    if not workdir.exists():
+        parent = next((p for p in workdir.parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"--workdir {workdir} cannot be created: {parent or workdir.anchor} is not a "
+                "writable directory",
+                rule="settings:workdir",
+                fix="Name a directory under one you can write to.",
+            )
+    if settings.audit_log is not None:
+        log = settings.audit_log
+        target = log if log.exists() else log.parent
+        if (log.exists() and not log.is_file()) or not target.exists():
+            raise ConfigError(
+                f"--audit-log {log} cannot be written: "
+                + ("it is not a file" if log.exists() else f"{log.parent} does not exist"),
+                rule="settings:audit-log",
+                fix="Name a file in an existing directory you can write to.",
+            )
+        if not os.access(target, os.W_OK):
+            raise ConfigError(
+                f"--audit-log {log} cannot be written: permission denied",
+                rule="settings:audit-log",
+                fix="Name a file in an existing directory you can write to.",
+            )
+
+
+def markdown_table() -> str:
+    """docs/settings.md's table, generated from `OPTIONS` (a test keeps the file in step)."""
+    lines = ["| flag | environment variable | what it does |", "|---|---|---|"]
+    for option in OPTIONS:
+        lines.append(f"| `{option.flag}` | `{option.env}` | {option.help} |")
+    return "\n".join(lines) + "\n"

@@ -52,7 +52,7 @@ def test_iam_alias_names_an_operation_and_an_iam_action(key: str) -> None:
 
 def test_every_customization_has_a_curated_entry() -> None:
     missing = [
-        r.command_name for r in CUSTOM if classify.classify(r).rule == "default-write"
+        r.command_name for r in CUSTOM if classify.classify(r).rule == "classify:default-write"
     ]
     assert missing == []
 

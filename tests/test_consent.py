@@ -498,7 +498,7 @@ async def test_every_call_writes_one_audit_line_before_its_result_returns(
     assert [(r["outcome"], r.get("refused")) for r in found] == expected
     assert all(r["protocol"] == "2025-11-25" and "time" in r and "duration_ms" in r for r in found)
     assert found[9]["confirmed"] is True and found[9]["exit_code"] == 0
-    assert found[2]["rule"] == "profile.unknown" and found[0]["rule"] == "input.length"
+    assert found[2]["rule"] == "profile:unknown" and found[0]["rule"] == "input:too-long"
     assert found[11]["tool"] == "list_aws_profiles" and found[11]["profiles"] >= 3
     text = audit.read_text()
     assert "x" * 100 not in text  # the command itself is never recorded

@@ -416,13 +416,10 @@ def test_help_is_not_refused_by_the_lists(workdir: Path) -> None:
 
 
 def test_operation_entries_without_a_service_fail_loudly(workdir: Path) -> None:
-    with pytest.raises(ConfigError):
-        modes.validate_entries(
-            Settings(workdir=workdir, deny_operations=("terminate-instances",))
-        )
-    modes.validate_entries(
-        Settings(workdir=workdir, deny_operations=("ec2:terminate-instances",))
-    )
+    with pytest.raises(ConfigError) as info:
+        Settings(workdir=workdir, deny_operations=("terminate-instances",))
+    assert info.value.rule == "settings:deny-operations"
+    Settings(workdir=workdir, deny_operations=("ec2:terminate-instances",))
 
 
 # --------------------------------------------------------------------------------------------

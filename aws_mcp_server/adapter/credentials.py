@@ -275,7 +275,7 @@ def explain(exc: BaseException, session: Any, resolver: Any = None) -> Credentia
     if isinstance(exc, errors.ProfileNotFound):
         return CredentialError(
             str(exc),
-            rule="profile.unknown",
+            rule="profile:unknown",
             fix="Call list_aws_profiles for the profiles this server knows.",
         )
     return None

@@ -13,23 +13,10 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 
-from aws_mcp_server.errors import ConfigError, PolicyError
+from aws_mcp_server.errors import PolicyError
 from aws_mcp_server.guards.facts import awscli_facts
 from aws_mcp_server.model import Resolved, Verdict, reject
 from aws_mcp_server.settings import Settings
-
-
-def validate_entries(settings: Settings) -> None:
-    """Raise ConfigError for allow/deny entries the mode checks could not use."""
-    for field_name in ("allow_operations", "deny_operations"):
-        for entry in getattr(settings, field_name):
-            service, sep, operation = entry.partition(":")
-            if not sep or not service or not operation:
-                raise ConfigError(
-                    f"{field_name} entry {entry!r} is not SERVICE:OPERATION "
-                    "(e.g. ec2:describe-instances, s3:*, iam:Delete*)",
-                    rule=f"settings:{field_name.replace('_', '-')}",
-                )
 
 
 def _service_names(resolved: Resolved) -> set[str]:
