@@ -165,7 +165,7 @@ def test_classify_cli_answers_each_stdin_line_in_order(
     lines = [json.loads(line) for line in stdout.getvalue().splitlines()]
     assert [line["verdict"] for line in lines] == ["read", "reject", "write", "reject"]
     assert lines[0]["command"] == "ec2 describe-instances"
-    assert lines[2]["rule"] == "override"
+    assert lines[2]["rule"] == "classify:override"
     keys = {"command", "verdict", "service", "operation", "rule", "reason", "sensitive"}
     assert set(lines[0]) >= keys
 
