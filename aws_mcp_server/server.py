@@ -10,6 +10,7 @@ failed command is `isError` with text a model can act on; nothing here raises pa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
+import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.elicitation import (
@@ -427,6 +429,17 @@ class Tools:
                 )
         return Prepared(decision, use_profile, use_region, runs_in)
 
+    async def aprepare(
+        self, tool: str, command: str, profile: str | None, region: str | None, *, validate: bool
+    ) -> Prepared:
+        """`prepare` on a worker thread: resolving a command costs up to a few hundred ms on a
+        service's first use (its model is parsed), and reading the profile files is I/O; the
+        event loop keeps serving every other client meanwhile. The call's audit record travels
+        with the thread (contextvars are copied)."""
+        return await anyio.to_thread.run_sync(
+            functools.partial(self.prepare, tool, command, profile, region, validate=validate)
+        )
+
     async def read(
         self, command: str, profile: str | None, region: str | None, ctx: Context | None
     ) -> CallToolResult:
@@ -434,7 +447,7 @@ class Tools:
             # Resolution, the guards and classification always run. The unsigned dry run that
             # also checks values against the model (14 ms) is skipped: botocore validates every
             # request in-process before sending it, so an invalid value still never reaches AWS.
-            prepared = self.prepare(
+            prepared = await self.aprepare(
                 "execute_aws_read_command", command, profile, region, validate=False
             )
             decision = prepared.decision
@@ -467,7 +480,7 @@ class Tools:
         """
         confirm = self.settings.confirm_writes
         try:
-            prepared = self.prepare(
+            prepared = await self.aprepare(
                 "execute_aws_write_command", command, profile, region, validate=confirm
             )
         except _Refused as refused:

@@ -4,7 +4,7 @@
 #                                        Inspector both need >= 22.19; the machine's node may be 20)
 #   @modelcontextprotocol/inspector      the MCP Inspector CLI (`inspector --cli ...`)
 #   @modelcontextprotocol/conformance    the MCP conformance suite (`conformance server ...`)
-# tests/test_http.py finds them under this prefix (or AWS_MCP_NODE_TOOLS) and falls back to PATH.
+# tests/e2e/test_http.py finds them under this prefix (or AWS_MCP_NODE_TOOLS) and falls back to PATH.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 prefix="${1:-${AWS_MCP_NODE_TOOLS:-$here/.ci/node}}"

@@ -8,7 +8,7 @@ names itself, which no production server has:
 - `test_missing_capability`: a call that needs a client capability (`sampling`) the client did
   not declare must be refused with -32021 MissingRequiredClientCapabilityError and HTTP 400. Here
   the tool asks for sampling through the SDK's own `Sample` resolver, the same mechanism the write
-  tool's confirmation uses for elicitation (tests/test_consent.py checks that one directly).
+  tool's confirmation uses for elicitation (tests/engine/test_consent.py checks that one directly).
 - `test_trigger_tool_change` / `test_trigger_prompt_change`: adding a tool or prompt must reach
   an open `subscriptions/listen` stream as a list-changed notification.
 

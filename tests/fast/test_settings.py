@@ -11,7 +11,7 @@ from aws_mcp_server import cli
 from aws_mcp_server.errors import ConfigError
 from aws_mcp_server.settings import OPTIONS, Settings, check_startup, load, markdown_table
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_setting_is_declared_once_with_a_flag_and_a_variable() -> None:

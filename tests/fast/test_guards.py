@@ -1,7 +1,7 @@
 """Claims about the guards: each attack refused with its rule, ordinary commands let through.
 
 The guards work on what resolution found (`Resolved.values`); the file loaders awscli runs are
-guarded again inside the adapter (tests/test_trust.py, tests/test_runtime_guards.py)."""
+guarded again inside the adapter (tests/fast/test_trust_guards.py, tests/fast/test_runtime_guards.py)."""
 
 from __future__ import annotations
 

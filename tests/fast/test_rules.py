@@ -9,7 +9,7 @@ from pathlib import Path
 from aws_mcp_server import classify, rules
 from aws_mcp_server.adapter import resolution
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "aws_mcp_server"
 SCHEME = re.compile(r"^[a-z]+(?:-[a-z]+)*:[a-z0-9]+(?:-[a-z0-9]+)*$")
 FAMILIES = {rule.split(":")[0] for rule in rules.all_rules()}

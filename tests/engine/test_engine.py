@@ -417,7 +417,7 @@ def test_help_writes_nothing_to_fd1_and_needs_no_main_thread() -> None:
         capture_output=True,
         env=env,
         timeout=120,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert proc.stdout == b""
     code_, size = proc.stderr.decode().split()[-2:]

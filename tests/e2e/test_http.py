@@ -560,7 +560,7 @@ def test_inspector_cli_calls_a_tool_on_mcp_with_the_token(
     assert "default" in done.stdout
 
 
-EXPECTED_FAILURES = Path(__file__).parent / "conformance-expected-failures.yml"
+EXPECTED_FAILURES = Path(__file__).resolve().parents[1] / "conformance-expected-failures.yml"
 REQUIREMENTS = "2026-07-28"
 
 

@@ -19,7 +19,7 @@ import pytest
 from aws_mcp_server.decision import decide
 from aws_mcp_server.settings import Settings
 
-TABLE = Path(__file__).parent / "data" / "classification.jsonl"
+TABLE = Path(__file__).resolve().parents[1] / "data" / "classification.jsonl"
 ROWS = [json.loads(line) for line in TABLE.read_text("utf-8").splitlines() if line.strip()]
 CHANGE_BATCH = {
     "Changes": [
