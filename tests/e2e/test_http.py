@@ -31,7 +31,13 @@ from aws_mcp_server.errors import ConfigError
 from aws_mcp_server.http import check_bind, is_loopback, security_settings
 from aws_mcp_server.settings import Settings
 from tests.conftest import AwsFiles, Moto
-from tests.http_helpers import HttpServer, NodeTools, find_node_tools, start_server
+from tests.http_helpers import (
+    NODE_TOOLS_MISSING,
+    HttpServer,
+    NodeTools,
+    find_node_tools,
+    start_server,
+)
 from tests.mcp_helpers import ROOT, text_of
 
 TOKEN = "test-token-5f1d0c"
@@ -514,7 +520,7 @@ async def test_sigterm_during_a_long_call_cancels_it_cleanly(
 def node_tools() -> NodeTools:
     tools = find_node_tools()
     if tools is None:
-        pytest.skip("npm/npx is not installed: no MCP Inspector or conformance suite")
+        pytest.skip(NODE_TOOLS_MISSING)
     return tools
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AwsFiles, Moto
+from tests.http_helpers import NODE_TOOLS_MISSING, find_node_tools
 from tests.mcp_helpers import ROOT
-from tests.node_tools import inspector_command
 
-INSPECTOR = inspector_command()
-pytestmark = pytest.mark.skipif(INSPECTOR is None, reason="npx is not installed")
+_TOOLS = find_node_tools()
+INSPECTOR = _TOOLS.inspector if _TOOLS is not None else None
+pytestmark = pytest.mark.skipif(INSPECTOR is None, reason=NODE_TOOLS_MISSING)
 
 
 def _inspect(aws: AwsFiles, moto: Moto, workdir: Path, *method: str) -> dict[str, object]:
@@ -39,7 +41,10 @@ def _inspect(aws: AwsFiles, moto: Moto, workdir: Path, *method: str) -> dict[str
         str(workdir),
         *method,
     ]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    env = dict(os.environ)
+    if _TOOLS is not None and _TOOLS.node_bin is not None:
+        env["PATH"] = f"{_TOOLS.node_bin}{os.pathsep}{env.get('PATH', '')}"  # node >= 22
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return dict(json.loads(proc.stdout))
 

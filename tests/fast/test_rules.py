@@ -63,3 +63,11 @@ def test_every_listed_rule_is_used() -> None:
 def test_docs_list_the_rules() -> None:
     doc = (ROOT / "docs" / "classification.md").read_text()
     assert rules.markdown_table() in doc
+
+
+def test_the_architecture_lists_every_patch() -> None:
+    from aws_mcp_server.adapter import patches
+
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    for patch in patches.PATCHES:
+        assert f"`{patch.target}`" in doc, patch.target
