@@ -66,15 +66,14 @@ MAX_COMMAND_CHARS = 10_000
 MAX_NAME_CHARS = 128
 PROGRESS_EVERY = 1.0
 
-READ_DESCRIPTION = """Run a read-only AWS CLI command and return its output (JSON comes compact).
-`command` is what follows `aws`: `s3api list-buckets`, `ec2 describe-instances --filters Name=instance-state-name,Values=running`.
+READ_DESCRIPTION = """Run a read-only AWS CLI command and return its output.
 Only reads run here (describe/list/get, `s3 ls`, `s3 cp s3://b/k -`, `wait`, `help`); use execute_aws_write_command for anything that changes state.
 No shell: no pipes, `&&`, redirects or `$VAR`.
-Output over {cap:,} bytes is cut, so ask for less: `--query` (JMESPath) keeps the fields you need (`--query 'Reservations[].Instances[].InstanceId'`); `--max-items 50` pages, and the NextToken it prints goes to `--starting-token` for the next page; filters such as `--filters` or `--prefix` select fewer items.
+Output over {cap:,} bytes is cut, so ask for less: `--query` keeps the fields you need (`--query 'Reservations[].Instances[].InstanceId'`), filters select fewer items (`--filters Name=instance-state-name,Values=running`, `--prefix`), `--max-items 50` pages (pass the NextToken it prints as `--starting-token`).
 Append `help` for a command's options: `ec2 describe-instances help`."""
 
 WRITE_DESCRIPTION = """Run an AWS CLI command that may change resources (create, update, delete, start, stop, tag, put, `s3 cp/sync/rm`), or any read; prefer execute_aws_read_command for reads.
-`command` is what follows `aws`: `s3 mb s3://my-bucket`, `ec2 stop-instances --instance-ids i-123`. `--dry-run` still counts as a write.
+`--dry-run` still counts as a write.
 No shell: no pipes, `&&`, redirects or `$VAR`. Local paths are relative to the server's workdir and must stay inside it."""
 
 PROFILES_DESCRIPTION = (
