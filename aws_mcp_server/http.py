@@ -198,7 +198,10 @@ def _message_problem(body: bytes) -> str | None:
     if len(example) > 200:
         example = _REQUEST_EXAMPLE
     if "jsonrpc" not in message:
-        return f'The message has no "jsonrpc" member: JSON-RPC 2.0 needs "jsonrpc": "2.0", e.g. {example}.'
+        return (
+            'The message has no "jsonrpc" member: JSON-RPC 2.0 needs "jsonrpc": "2.0", '
+            f"e.g. {example}."
+        )
     if message["jsonrpc"] != "2.0":
         shown = json.dumps(message["jsonrpc"])[:40]
         return f'"jsonrpc" must be "2.0", not {shown}, e.g. {example}.'

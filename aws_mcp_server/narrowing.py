@@ -143,8 +143,10 @@ def narrowing(facts: OutputFacts) -> Narrowing:
             parameter.type_name == "list" and words and words[-1] in _LISTED_WORDS
         ):
             selectors.append(f"--{parameter.option}")
-        elif not facts.paginated and parameter.type_name == "integer" and (
-            words[:1] == ["max"] or words == ["limit"]
+        elif (
+            not facts.paginated
+            and parameter.type_name == "integer"
+            and (words[:1] == ["max"] or words == ["limit"])
         ):
             limits.append(f"--{parameter.option}")
     return Narrowing(facts.paginated, tuple(dict.fromkeys(selectors)), tuple(limits))
@@ -169,7 +171,7 @@ class JsonCut:
         text = ""
         for step in self.path:
             text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
-        return text
+        return text or "the top-level list"
 
     @property
     def query_prefix(self) -> str:
@@ -267,6 +269,9 @@ def item_count(document: str, path: Sequence[str | int]) -> int | None:
 MAX_NAMED = 12
 """Names listed in one note line (fields, options) before the rest are counted."""
 
+MAX_OPTIONS = 60
+"""Option names a help note lists: on an operation's page they are what a model came for."""
+
 _ID_SUFFIXES = ("Id", "Name", "Arn", "Key")
 
 
@@ -303,9 +308,11 @@ def output_note(
     cut: JsonCut | None,
     total_items: int | None,
     command_name: str,
+    queried: bool = False,
 ) -> str:
     """The note under output cut at the cap: bytes shown of the total, where a JSON document was
-    cut, and the options of this operation that ask for less."""
+    cut, and the options of this operation that ask for less. `queried`: the command already has
+    a `--query`, so the output's shape is the query's, not the operation's."""
     head = f"[output truncated: showing the first {shown:,} of {total:,} bytes"
     if cut is not None:
         head += f"; the JSON is cut inside {cut.where}"
@@ -339,6 +346,9 @@ def output_note(
     if options.limits:
         verb = "limits" if len(options.limits) == 1 else "limit"
         lines.append(f"- {_either(options.limits)} {verb} how many items come back.")
+    if queried:
+        lines.append("- --query: keep fewer fields in yours, or only the first items (`[:10]`).")
+        return "\n".join(lines) + "]"
     if cut is not None and cut.item_fields:
         prefix, fields = cut.query_prefix, cut.item_fields
     else:
@@ -373,7 +383,9 @@ def _sections(text: str) -> list[tuple[str, int]]:
     ]
 
 
-def help_note(shown_text: str, rest_text: str, shown: int, total: int, command_path: Sequence[str]) -> str:
+def help_note(
+    shown_text: str, rest_text: str, shown: int, total: int, command_path: Sequence[str]
+) -> str:
     """The note under a help page cut at the cap: the section it was cut in, what is left out
     (options, commands, section titles), and for a page that lists commands, how to ask for one
     command's own page."""
@@ -384,7 +396,8 @@ def help_note(shown_text: str, rest_text: str, shown: int, total: int, command_p
     later = _sections(rest_text)
     first_title = later[0][1] if later else len(rest_lines)
     unfinished = rest_lines[:first_title]
-    options = commands = []
+    options: list[str] = []
+    commands: list[str] = []
     if cut_in == "Options":
         options = [m.group(1) for line in unfinished if (m := _OPTION_ENTRY.match(line))]
     listing = bool(cut_in and cut_in.startswith("Available"))
@@ -397,7 +410,8 @@ def help_note(shown_text: str, rest_text: str, shown: int, total: int, command_p
     left_out: list[str] = []
     if options:
         left_out.append(
-            f"{_count(len(options), 'more option')} ({_names([f'--{o}' for o in options])})"
+            f"{_count(len(options), 'more option')} "
+            f"({_names([f'--{o}' for o in options], MAX_OPTIONS)})"
         )
     if commands:
         left_out.append(
@@ -405,7 +419,9 @@ def help_note(shown_text: str, rest_text: str, shown: int, total: int, command_p
         )
     titles = [title for title, _ in later]
     if titles:
-        left_out.append(("the section " if len(titles) == 1 else "the sections ") + ", ".join(titles))
+        left_out.append(
+            ("the section " if len(titles) == 1 else "the sections ") + ", ".join(titles)
+        )
     text = head + (". Not shown: " + "; ".join(left_out) if left_out else "") + "."
     listed = [m.group(1) for line in shown_text.splitlines() if (m := _COMMAND_ENTRY.match(line))]
     example = (commands or listed[-1:] or [None])[0] if listing else None
@@ -433,7 +449,7 @@ _ITEM = re.compile(r"^(\s*)(\* |\d+\. )")
 
 def mentions(text: str) -> list[str]:
     """The commands `text` names as `aws ...`, without the `aws` (`help topics`), placeholders
-    and prose words left out. A mention starting with a placeholder (`aws [options] ...`) is none."""
+    and prose words left out. One that starts with a placeholder (`aws [options] ...`) is none."""
     found = []
     for match in _MENTION.finditer(" ".join(text.split())):
         words: list[str] = []
@@ -495,7 +511,9 @@ def _without_refused(block: str, refused: Callable[[str], bool]) -> str:
         if match or not items:
             indent = match.group(1) if match else line[: len(line) - len(line.lstrip())]
             marker = match.group(2) if match else ""
-            items.append((indent + marker, indent + " " * len(marker), [line[len(indent + marker) :]]))
+            items.append(
+                (indent + marker, indent + " " * len(marker), [line[len(indent + marker) :]])
+            )
         else:
             items[-1][2].append(line.strip())
     result: list[str] = []

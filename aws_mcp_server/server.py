@@ -373,8 +373,9 @@ def _truncation_note(
         items = narrowing.item_count(full.decode("utf-8", "replace"), cut.path)
     facts = narrowing.operation_facts(tuple(path)) if resolved and not resolved.is_custom else None
     name = resolved.command_name if resolved is not None else "aws"
+    queried = resolved is not None and resolved.global_options.get("query") is not None
     return narrowing.output_note(
-        facts, shown, total, cut=cut, total_items=items, command_name=name
+        facts, shown, total, cut=cut, total_items=items, command_name=name, queried=queried
     )
 
 
@@ -945,6 +946,11 @@ def _type_words(kinds: list[str]) -> str:
     return " or ".join(words) if words else "null"
 
 
+def _clipped(value: object) -> object:
+    """A value to repeat in a suggested call: long strings cut (a command can be 10,000 chars)."""
+    return value[:77] + "..." if isinstance(value, str) and len(value) > 80 else value
+
+
 def _shown(value: object) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -971,7 +977,8 @@ def _argument_problem(
     # A mistyped name most likely meant the closest argument it lacks (`cmd` -> `command`).
     meant: dict[str, str] = {}
     for name in unknown:
-        close = difflib.get_close_matches(name, [p for p in properties if p not in arguments], 1, 0.5)
+        lacking = [p for p in properties if p not in arguments]
+        close = difflib.get_close_matches(name, lacking, 1, 0.5)
         if close and close[0] not in meant.values():
             meant[name] = close[0]
     problems = []
@@ -979,7 +986,8 @@ def _argument_problem(
         kinds = _types_of(properties[name]) or ["string"]
         about = str(properties[name].get("description", "")).split(", e.g.")[0].rstrip(".")
         about = about[:1].lower() + about[1:]
-        problems.append(f'{tool} needs "{name}", {_type_words(kinds)}' + (f": {about}" if about else ""))
+        needs = f'{tool} needs "{name}", {_type_words(kinds)}'
+        problems.append(f"{needs}: {about}" if about else needs)
     for name, kinds in wrong:
         problems.append(f'"{name}" must be {_type_words(kinds)}, not {_shown(arguments[name])}')
     for name in unknown:
@@ -990,14 +998,14 @@ def _argument_problem(
         kinds = _types_of(spec) or []
         given = [k for k, v in meant.items() if v == name]
         if name in arguments and _fits(arguments[name], kinds) and arguments[name] is not None:
-            example[name] = arguments[name]
+            example[name] = _clipped(arguments[name])
         elif given and _fits(arguments[given[0]], kinds):
-            example[name] = arguments[given[0]]
+            example[name] = _clipped(arguments[given[0]])
         elif name in required:
             sample = _EXAMPLE.search(str(spec.get("description", "")))
             example[name] = sample.group(1) if sample else f"<{name}>"
     optional = [name for name in properties if name not in required and name not in example]
-    call = f"Call it with arguments {_shown(example) if len(json.dumps(example)) <= 60 else json.dumps(example, ensure_ascii=False)}"
+    call = f"Call it with arguments {json.dumps(example, ensure_ascii=False)}"
     if optional:
         call += "; optional: " + ", ".join(f'"{name}"' for name in optional)
     return "; ".join(problems) + ".\n" + call + "."
@@ -1026,7 +1034,8 @@ def _lean_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
             if spec.get("default", 0) is None and isinstance(options, list):
                 rest = [o for o in options if o != {"type": "null"}]
                 if len(rest) == 1 and isinstance(rest[0], Mapping):
-                    spec = {**rest[0], **{k: v for k, v in spec.items() if k not in ("anyOf", "default")}}
+                    kept = {k: v for k, v in spec.items() if k not in ("anyOf", "default")}
+                    spec = {**rest[0], **kept}
             trimmed[name] = spec
         lean["properties"] = trimmed
     return lean
@@ -1065,7 +1074,11 @@ class _Server(MCPServer):
         if name not in schemas:
             close = difflib.get_close_matches(name, list(schemas), 1, 0.5)
             hint = f' Did you mean "{close[0]}"?' if close else ""
-            raise ToolError(f'Unknown tool "{_clip(name)}".{hint} This server\'s tools: ' + ", ".join(schemas) + ".")
+            raise ToolError(
+                f'Unknown tool "{_clip(name)}".{hint} This server\'s tools: '
+                + ", ".join(schemas)
+                + "."
+            )
         problem = _argument_problem(name, schemas[name], arguments)
         if problem is not None:
             _note(outcome="refused", refused="arguments")
@@ -1092,7 +1105,8 @@ _TOOL_CALL_EXAMPLE = '{"name": "execute_aws_read_command", "arguments": {"comman
 
 
 def _call_params_problem(params: object) -> str | None:
-    """What is wrong with the params of a `tools/call` request, or None (the SDK checks the rest)."""
+    """What is wrong with the params of a `tools/call` request, or None (the SDK checks the
+    rest)."""
     if not isinstance(params, Mapping):
         return f"tools/call needs params, an object such as {_TOOL_CALL_EXAMPLE}."
     name = params.get("name")

@@ -24,6 +24,7 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
+from aws_mcp_server import narrowing
 from aws_mcp_server.decision import decide
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.model import RunPlan
@@ -84,9 +85,7 @@ def bucket(moto_server: Moto) -> tuple[str, list[str]]:
 
 
 @pytest.fixture
-def settings_for(
-    aws_env: AwsFiles, moto_server: Moto, tmp_path: Path
-) -> Callable[..., Settings]:
+def settings_for(aws_env: AwsFiles, moto_server: Moto, tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         return Settings(endpoint_url=moto_server.url, workdir=tmp_path / "workdir", **overrides)
 
@@ -148,7 +147,9 @@ async def test_the_same_listing_with_the_clis_indentation_is_cut_and_the_note_sa
     note = note_of(text, "[output truncated:")
     shown, total = (int(n.replace(",", "")) for n in re.findall(r"[\d,]{4,}", note)[:2])
     assert shown <= DEFAULT_OUTPUT_CAP < total
-    where = re.search(r"cut inside Reservations\[0\]\.Instances after (\d+) of its (\d+) items", note)
+    where = re.search(
+        r"cut inside Reservations\[0\]\.Instances after (\d+) of its (\d+) items", note
+    )
     assert where is not None, note
     complete, of = int(where.group(1)), int(where.group(2))
     assert of == len(fleet) and 0 < complete < of
@@ -203,6 +204,29 @@ async def test_a_cut_listing_names_the_options_its_operation_has(
         assert option not in note, (option, note)
 
 
+@pytest.mark.parametrize("indent", [None, 4])
+def test_json_cut_counts_the_items_complete_before_any_cut(indent: int | None) -> None:
+    items = [{"Id": f"i-{n}", "Tags": [{"Key": "k", "Value": "v" * n}]} for n in range(6)]
+    separators = (",", ":") if indent is None else None
+    text = json.dumps({"Items": items, "NextToken": "t"}, indent=indent, separators=separators)
+    # Where each item's JSON ends in the document, and where the list ends.
+    ends, at = [], text.index("[")
+    for item in items:
+        piece = json.dumps(item, indent=indent, separators=separators)
+        piece = piece.replace("\n", "\n" + " " * 8) if indent else piece
+        at = text.index(piece, at) + len(piece)
+        ends.append(at)
+    list_end = text.index("]", ends[-1]) + 1
+    assert narrowing.json_cut(text) is None  # a whole document is not cut
+    for end in range(ends[0], list_end):
+        cut = narrowing.json_cut(text[:end])
+        complete = sum(1 for item_end in ends if item_end <= end)
+        assert cut is not None and cut.path == ("Items",), (end, cut)
+        assert cut.complete_items == complete
+        assert cut.item_fields == ("Id", "Tags")
+        assert cut.query_prefix == "Items[]"
+
+
 async def test_following_the_note_pages_through_every_item(
     settings_for: Callable[..., Settings], bucket: tuple[str, list[str]]
 ) -> None:
@@ -255,7 +279,9 @@ def titles(text: str) -> list[str]:
     return [
         lines[i]
         for i in range(len(lines) - 1)
-        if lines[i].strip() and re.fullmatch(r"=+", lines[i + 1]) and len(lines[i + 1]) == len(lines[i])
+        if lines[i].strip()
+        and re.fullmatch(r"=+", lines[i + 1])
+        and len(lines[i + 1]) == len(lines[i])
     ]
 
 
@@ -277,6 +303,32 @@ async def test_a_long_operation_page_says_which_sections_were_left_out(
     assert f'cut in the "{titles(shown)[-1]}" section' in note
     # Advice for JSON does not fit help.
     assert "--query" not in note and "--max-items" not in note
+
+
+async def test_a_page_cut_in_its_options_names_the_options_not_shown(
+    settings_for: Callable[..., Settings],
+) -> None:
+    settings = settings_for(output_cap=30_000)
+    accepted = decide("ec2 run-instances help", settings).resolved
+    assert accepted is not None
+    async with connected(settings) as client:
+        _, text = await call(client, READ, {"command": "ec2 run-instances help"})
+    note = note_of(text, "[help truncated:")
+    shown = text[: text.rfind("[help truncated:")]
+    assert 'cut in the "Options" section' in note
+    named = re.search(r"Not shown: (\d+) more options \(([^)]*)\)", note)
+    assert named is not None, note
+    listed = [name.removeprefix("--") for name in named.group(2).split(", ")]
+    assert len(listed) == int(named.group(1))
+    for option in listed:
+        assert option in accepted.options  # a real option of the command
+        assert not re.search(rf"^--{option}\b", shown, re.MULTILINE)  # and not on the page shown
+    page = full_help("ec2", "run-instances")
+    options_section = page[page.index("\nOptions\n") : page.index("\nGlobal Options\n")]
+    documented = set(re.findall(r"^--([a-z0-9-]+)", options_section, re.MULTILINE))
+    shown_entries = set(re.findall(r"^--([a-z0-9-]+)", shown, re.MULTILINE))
+    # Together, shown and named, they are every option the whole page documents.
+    assert shown_entries | set(listed) == documented
 
 
 async def test_a_cut_listing_page_points_at_one_commands_page_which_exists(
@@ -380,7 +432,9 @@ async def test_an_unknown_tool_names_the_tools_there_are(
     async with connected(settings_for()) as client:
         result, text = await call(client, "execute_aws_read_comand", {"command": "s3 ls"})
     assert result.is_error
-    assert text.startswith('Unknown tool "execute_aws_read_comand". Did you mean "execute_aws_read_command"?')
+    assert text.startswith(
+        'Unknown tool "execute_aws_read_comand". Did you mean "execute_aws_read_command"?'
+    )
     assert all(name in text for name in (READ, WRITE, "list_aws_profiles"))
 
 
@@ -443,7 +497,10 @@ async def test_a_dry_run_that_would_succeed_is_a_success_with_the_clis_message(
         failed, failure = await call(
             client,
             WRITE,
-            {"command": "ec2 stop-instances --instance-ids i-0123456789abcdef0", "region": FLEET_REGION},
+            {
+                "command": "ec2 stop-instances --instance-ids i-0123456789abcdef0",
+                "region": FLEET_REGION,
+            },
         )
     assert not result.is_error, text
     assert text.startswith("An error occurred (DryRunOperation) when calling the RunInstances")
@@ -560,11 +617,19 @@ async def test_tools_list_shows_how_to_page_and_narrow_and_stays_small(
     settings = settings_for()
     async with connected(settings) as client:
         listed = await client.list_tools()
-    wire = json.dumps(listed.model_dump(by_alias=True, mode="json", exclude_none=True), separators=(",", ":"))
+    wire = json.dumps(
+        listed.model_dump(by_alias=True, mode="json", exclude_none=True), separators=(",", ":")
+    )
     assert len(wire.encode()) < 2900  # 3,458 before the descriptions and schemas were trimmed
     read = next(tool for tool in listed.tools if tool.name == READ)
     assert read.description is not None
-    for advice in ("--query", "--max-items", "--starting-token", "--filters", f"{settings.output_cap:,} bytes"):
+    for advice in (
+        "--query",
+        "--max-items",
+        "--starting-token",
+        "--filters",
+        f"{settings.output_cap:,} bytes",
+    ):
         assert advice in read.description
     # Optional arguments stay optional and typed; pydantic's titles are gone.
     assert read.input_schema["required"] == ["command"]
