@@ -1,12 +1,13 @@
 """What a model reads when output is over the cap: where it was cut and how to ask for less.
 
     facts = operation_facts(("ec2", "describe-instances"))   # from awscli's command and the models
-    note = output_note(facts, shown, total, cut=json_cut(text), items=19, ...)
+    note = output_note(facts, shown, total, cut=json_cut(text), total_items=20, command_name=...)
     note = help_note(shown_text, rest_text, shown, total, command_path)
     text = drop_refused_mentions(help_text, refused)          # help never recommends what we refuse
 
 `operation_facts` is the one function here that reads awscli's command objects and botocore's
-models (through `catalog`); everything else works on the plain values it returns and on text. The
+models, through `catalog` (this module's only import from the awscli side); everything else
+works on the plain values it returns and on text. The
 advice names only options the operation has: awscli's pagination arguments where it has a
 paginator, the parameters that select fewer items (filters, prefixes, patterns, id/name lists),
 a limit parameter where there is no paginator, and a `--query` over its real output members.
@@ -24,7 +25,6 @@ from functools import lru_cache
 from typing import Any
 
 from aws_mcp_server import catalog
-from aws_mcp_server.shapes import name_words
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,14 @@ def operation_facts(command_path: tuple[str, ...]) -> OutputFacts | None:
 
 
 # --- which options narrow -------------------------------------------------------------------------
+
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z][a-z]*|[a-z]+|[0-9]+")
+
+
+def name_words(member: str) -> list[str]:
+    """`LogStreamNamePrefix` -> ["log", "stream", "name", "prefix"]; `VPCIds` -> ["vpc", "ids"]."""
+    return [word.lower() for word in _WORDS.findall(member)]
+
 
 _SELECTING_WORDS = frozenset({"filter", "filters", "prefix", "pattern", "projection"})
 """A member whose name has one of these words selects part of the result (`Filters`,
