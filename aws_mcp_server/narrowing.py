@@ -495,7 +495,7 @@ def drop_refused_mentions(text: str, refused: Callable[[str], bool]) -> str:
             out.append(block)
             continue
         had = had or bool(block.strip())
-        if section != "Examples" and any(refused(m) for m in mentions(block)):
+        if section != "Examples" and "aws" in block and any(refused(m) for m in mentions(block)):
             block = _without_refused(block, refused)
             if not block.strip():
                 continue
