@@ -25,6 +25,7 @@ import contextlib
 import hmac
 import importlib.metadata
 import ipaddress
+import json
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -38,13 +39,14 @@ from mcp.server.lowlevel.server import Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import INVALID_REQUEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aws_mcp_server import __version__
 from aws_mcp_server.errors import ConfigError
@@ -174,6 +176,131 @@ class _AlwaysJson:
         await self.app({**scope, "headers": headers}, receive, send)
 
 
+_REQUEST_EXAMPLE = '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
+_SDK_SHAPE_ERROR = "Validation error"
+"""How the SDK's message starts when a body is JSON but not one JSON-RPC message; it goes on with
+pydantic's dump of every union branch it tried, with documentation URLs."""
+_SDK_NO_SESSION = "Bad Request: Missing session ID"
+
+
+def _message_problem(body: bytes) -> str | None:
+    """What keeps `body` from being one JSON-RPC 2.0 message, with a corrected example, or None
+    when we cannot tell (the SDK's own answer then stands)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(message, list):
+        return (
+            "JSON-RPC batches (an array of messages) are not supported: send each message in its "
+            f"own POST, one JSON object per request, e.g. {_REQUEST_EXAMPLE}."
+        )
+    if not isinstance(message, dict):
+        return f"The body must be one JSON-RPC 2.0 message, an object such as {_REQUEST_EXAMPLE}."
+    fixed = {"jsonrpc": "2.0", **{k: v for k, v in message.items() if k != "jsonrpc"}}
+    example = json.dumps(fixed, ensure_ascii=False, separators=(", ", ": "))
+    if len(example) > 200:
+        example = _REQUEST_EXAMPLE
+    if "jsonrpc" not in message:
+        return (
+            'The message has no "jsonrpc" member: JSON-RPC 2.0 needs "jsonrpc": "2.0", '
+            f"e.g. {example}."
+        )
+    if message["jsonrpc"] != "2.0":
+        shown = json.dumps(message["jsonrpc"])[:40]
+        return f'"jsonrpc" must be "2.0", not {shown}, e.g. {example}.'
+    if "method" not in message and "result" not in message and "error" not in message:
+        return (
+            'The message has no "method": a request names the method to call, e.g. '
+            f"{_REQUEST_EXAMPLE}."
+        )
+    if "method" in message and not isinstance(message["method"], str):
+        return f'"method" must be a string such as "tools/list", e.g. {_REQUEST_EXAMPLE}.'
+    if ("id" in message and not isinstance(message["id"], (str, int))) or isinstance(
+        message.get("id"), bool
+    ):
+        return f'"id" must be a string or an integer, e.g. {_REQUEST_EXAMPLE}.'
+    return None
+
+
+class _ExplainedErrors:
+    """Answers the SDK's 400s for a body that is not a JSON-RPC message in words a model (or a
+    person with curl) can act on: what was wrong and a corrected example, instead of pydantic's
+    dump of every union branch with documentation URLs. A missing session on /mcp says how to get
+    one. Every other response, and every check before these (Host/Origin, token, size, media
+    type), is the SDK's, unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, *, session_hint: bool) -> None:
+        self.app = app
+        self.session_hint = session_hint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        held: list[Message] = []
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(body) <= MAX_BODY_BYTES:
+                body.extend(message.get("body", b""))
+            return message
+
+        async def explaining_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 400:
+                held.append(message)  # wait for the body: it may need rewording
+                return
+            if held and message["type"] == "http.response.body":
+                start = held.pop()
+                payload = message.get("body", b"")
+                better = None if message.get("more_body") else self._reworded(payload, bytes(body))
+                if better is None:
+                    await send(start)
+                    await send(message)
+                    return
+                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(better)).encode()))
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": better})
+                return
+            await send(message)
+
+        await self.app(scope, recording_receive, explaining_send)
+
+    def _reworded(self, payload: bytes, request: bytes) -> bytes | None:
+        try:
+            answer = json.loads(payload)
+            error = answer["error"]
+            text = str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if text.startswith(_SDK_SHAPE_ERROR):
+            problem = _message_problem(request)
+            if problem is None:
+                return None
+            # -32600: the body is JSON but not a valid request object (JSON-RPC 2.0, 5.1).
+            error = {"code": INVALID_REQUEST, "message": problem}
+        elif self.session_hint and text == _SDK_NO_SESSION:
+            error = {
+                **error,
+                "message": (
+                    f"{text}: send initialize first and repeat the Mcp-Session-Id header it "
+                    "returns on every later request, or POST one-off requests to / (no session)."
+                ),
+            }
+        else:
+            return None
+        request_id = None
+        with contextlib.suppress(ValueError, AttributeError):
+            candidate = json.loads(request).get("id")
+            if isinstance(candidate, (str, int)) and not isinstance(candidate, bool):
+                request_id = candidate
+        reply = {"jsonrpc": "2.0", "id": request_id, "error": error}
+        return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 class _SseEndpoint:
     """GET /sse-transport/sse: one legacy SSE connection, served until the client goes away."""
 
@@ -245,8 +372,17 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
 
     routes = [
         Route("/health", health, methods=["GET"]),
-        Route(MCP_PATH, guarded(StreamableHTTPASGIApp(streamable))),
-        Route("/", guarded(_AlwaysJson(StreamableHTTPASGIApp(plain))), methods=["POST"]),
+        Route(
+            MCP_PATH,
+            guarded(_ExplainedErrors(StreamableHTTPASGIApp(streamable), session_hint=True)),
+        ),
+        Route(
+            "/",
+            guarded(
+                _AlwaysJson(_ExplainedErrors(StreamableHTTPASGIApp(plain), session_hint=False))
+            ),
+            methods=["POST"],
+        ),
         Route(SSE_PATH, guarded(_SseEndpoint(sse, lowlevel)), methods=["GET"]),
         Route(SSE_MESSAGES_PATH, guarded(_Asgi(sse.handle_post_message)), methods=["POST"]),
     ]

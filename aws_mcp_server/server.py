@@ -10,16 +10,18 @@ failed command is `isError` with text a model can act on; nothing here raises pa
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
 import logging
+import re
 import shlex
 import threading
 import time
 import unicodedata
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -35,7 +37,7 @@ from mcp.server.elicitation import (
     ElicitationResult,
 )
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
@@ -52,11 +54,13 @@ from mcp_types import (
 )
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
 
-from aws_mcp_server import __version__, profiles
+from aws_mcp_server import __version__, narrowing, profiles
+from aws_mcp_server.adapter.output_facts import operation_facts
 from aws_mcp_server.decision import Decision, decide
 from aws_mcp_server.engine import Engine, RunResult
-from aws_mcp_server.errors import AwsMcpError
+from aws_mcp_server.errors import AwsMcpError, EngineError
 from aws_mcp_server.guards import endpoints
 from aws_mcp_server.settings import Settings
 
@@ -67,35 +71,29 @@ MAX_NAME_CHARS = 128
 PROGRESS_EVERY = 1.0
 
 READ_DESCRIPTION = """Run a read-only AWS CLI command and return its output.
-`command` is what follows `aws`, e.g. `s3api list-buckets` or `ec2 describe-instances --filters Name=instance-state-name,Values=running`.
-Only commands classified read run here (describe/list/get, `s3 ls`, `s3 cp s3://b/k -`, `wait`, `help`); anything that changes state is refused — use execute_aws_write_command for those.
-There is no shell: no pipes, `&&`, redirects or `$VAR`. Narrow output with `--query` (JMESPath), `--max-items`, filters and `--output text|json|table`.
-Append `help` to any command for its documentation (`ec2 describe-instances help`).
-`profile` and `region` are optional; see list_aws_profiles."""
+Only reads run here (describe/list/get, `s3 ls`, `s3 cp s3://b/k -`, `wait`, `help`); use execute_aws_write_command for anything that changes state.
+No shell: no pipes, `&&`, redirects or `$VAR`.
+Output over {cap:,} bytes is cut, so ask for less: `--query` keeps the fields you need (`--query 'Reservations[].Instances[].InstanceId'`), filters select fewer items (`--filters Name=instance-state-name,Values=running`, `--prefix`), `--max-items 50` pages (pass the NextToken it prints as `--starting-token`).
+Append `help` for a command's options: `ec2 describe-instances help`."""
 
-WRITE_DESCRIPTION = """Run an AWS CLI command that may change resources (create, update, delete, start, stop, tag, put, s3 cp/sync/rm) — or any read.
-`command` is what follows `aws`, e.g. `s3 mb s3://my-bucket` or `ec2 stop-instances --instance-ids i-123`.
-Prefer execute_aws_read_command for reads. Commands are validated before anything is sent; `--dry-run` still counts as a write.
-No shell: no pipes, `&&`, redirects or `$VAR`. Local files are read and written only inside the server's workdir.
-`profile` and `region` are optional; see list_aws_profiles."""
+WRITE_DESCRIPTION = """Run an AWS CLI command that may change resources (create, update, delete, start, stop, tag, put, `s3 cp/sync/rm`), or any read; prefer execute_aws_read_command for reads.
+`--dry-run` still counts as a write.
+No shell: no pipes, `&&`, redirects or `$VAR`. Local paths are relative to the server's workdir and must stay inside it."""
 
 PROFILES_DESCRIPTION = (
-    "List the AWS profiles from the user's config and credentials files: name, region, kind "
-    "(static-keys, sso, assume-role, web-identity, credential-process) and which is the default. "
-    "Never returns secrets."
+    "List the AWS profiles configured for this server (name, region, kind such as sso or "
+    "assume-role, and which is the default), to pass as `profile`. Never returns secrets."
 )
 
 
 CommandArg = Annotated[
-    str,
-    Field(description="The AWS CLI command without the leading `aws`, e.g. `s3api list-buckets`."),
+    str, Field(description="The AWS CLI command without the leading `aws`, e.g. `s3 ls`.")
 ]
 ProfileArg = Annotated[
-    str | None,
-    Field(description="An AWS profile from list_aws_profiles. Default: the default profile."),
+    str | None, Field(description="A profile from list_aws_profiles; default: the default profile.")
 ]
 RegionArg = Annotated[
-    str | None, Field(description="An AWS region such as eu-west-1. Default: the profile's region.")
+    str | None, Field(description="A region such as `eu-west-1`; default: the profile's region.")
 ]
 
 
@@ -326,23 +324,114 @@ _INVALID_ANSWER = (
 )
 
 
-def _format(result: RunResult, decision: Decision, cap: int) -> str:
+_NOT_A_COMMAND = frozenset(
+    {
+        "validation:unknown-service",
+        "validation:missing-service",
+        "validation:missing-operation",
+        "validation:missing-argument",
+        "validation:missing-value",
+        "validation:bad-choice",
+        "validation:arguments",
+        "validation:parameters",
+        "validation:empty",
+        "validation:query",
+    }
+)
+"""Rejects that say words named in help as `aws ...` are a placeholder (`aws command help`), prose
+or a command shown without its arguments, not a command this server refuses to run."""
+
+_FULL_OUTPUT_LIMIT = 8 << 20
+"""Output up to this size is kept whole for the truncation note (what comes after the cut: the
+help sections left out, how many items a JSON list has); larger output gets a plainer note."""
+
+_DRY_RUN_PASSED = re.compile(r"An error occurred \(DryRunOperation\)")
+"""How awscli reports a `--dry-run` that AWS would have accepted: as an error, exit code 255."""
+
+_ENGINE_TIMEOUT_LINE = "The command timed out after"
+"""The engine's own line about a timeout in stderr; the result says it first, in its own words."""
+
+
+def _dry_run_passed(result: RunResult, decision: Decision) -> bool:
+    asked = decision.resolved is not None and decision.resolved.arguments.get("dry_run") is True
+    return asked and result.status == "error" and bool(_DRY_RUN_PASSED.search(result.stderr))
+
+
+def _truncation_note(
+    result: RunResult,
+    decision: Decision,
+    shown_text: str,
+    full: bytes | None,
+    refuses: Callable[[str], bool],
+) -> str:
+    shown, total = len(result.stdout), result.stdout_size
+    rest = full[shown:].decode("utf-8", "replace") if full is not None else ""
+    resolved = decision.resolved
+    path = resolved.command_path if resolved is not None else ()
+    if decision.plan is not None and decision.plan.is_help:
+        rest = narrowing.drop_refused_mentions(rest, refuses)
+        return narrowing.help_note(shown_text, rest, shown, total, path)
+    cut = narrowing.json_cut(result.text)
+    items = None
+    if cut is not None and cut.complete_items is not None and full is not None:
+        items = narrowing.item_count(full.decode("utf-8", "replace"), cut.path)
+    facts = operation_facts(tuple(path)) if resolved and not resolved.is_custom else None
+    name = resolved.command_name if resolved is not None else "aws"
+    queried = resolved is not None and resolved.global_options.get("query") is not None
+    return narrowing.output_note(
+        facts, shown, total, cut=cut, total_items=items, command_name=name, queried=queried
+    )
+
+
+def _format(
+    result: RunResult,
+    decision: Decision,
+    settings: Settings,
+    *,
+    full: bytes | None = None,
+    refuses: Callable[[str], bool] = lambda words: False,
+) -> str:
+    """The tool's text: what happened first when the call did not simply succeed, then the
+    output, then notes (truncation and how to ask for less, sensitivity, stderr).
+
+    `full` is everything the command printed when it was cut and is small enough to keep; help
+    loses its advice to run commands that `refuses`.
+    """
     text = result.text
+    if decision.plan is not None and decision.plan.is_help:
+        text = narrowing.drop_refused_mentions(text, refuses)
     notes: list[str] = []
     if result.truncated:
-        notes.append(
-            f"[output truncated: showing {len(result.stdout):,} of {result.stdout_size:,} bytes. "
-            "Narrow it with --query (JMESPath), --max-items, filters (--filters, --prefix) or "
-            "--output text.]"
-        )
+        notes.append(_truncation_note(result, decision, text, full, refuses))
     if decision.sensitive:
         notes.append("[sensitive: this output contains secrets or credentials-derived values.]")
-    if result.status != "ok":
-        error = result.stderr.strip() or f"The command failed with exit code {result.exit_code}."
+    stderr = result.stderr.strip()
+    if result.status == "timeout":
+        stderr = "\n".join(
+            line for line in stderr.splitlines() if not line.startswith(_ENGINE_TIMEOUT_LINE)
+        )
+        head = (
+            f"The call timed out after {settings.timeout:g} s (the server's --timeout) and the "
+            "command was stopped"
+        )
+        if text.strip():
+            head += "; the output below is partial: what it printed before it was stopped."
+        else:
+            head += " before it printed anything."
+        body = f"{head}\n\n{text}" if text.strip() else head
+        if stderr:
+            notes.append(f"[stderr]\n{stderr}")
+    elif _dry_run_passed(result, decision):
+        body = "\n\n".join(part for part in (stderr, text.strip()) if part)
+        notes.append(
+            "[dry run passed: the request would have succeeded and nothing was changed. Run it "
+            "without --dry-run to make the change.]"
+        )
+    elif result.status != "ok":
+        error = stderr or f"The command failed with exit code {result.exit_code}."
         body = f"{error}\n\n{text}" if text.strip() else error
     else:
         body = text
-        stderr = result.stderr.strip()
         if stderr:
             notes.append(f"[stderr]\n{stderr}")
     if not body.strip() and not notes:
@@ -360,6 +449,7 @@ class Tools:
             _Audit(settings.audit_log, threading.Lock()) if settings.audit_log is not None else None
         )
         self.spent = _SpentStates(settings.request_state_ttl + _STATE_CLOCK_SKEW)
+        self._mentions: dict[str, bool] = {}
 
     def write_audit(self, call: _Call, started: float) -> None:
         """Append the call's record; a failure to write is logged, never raised into the call."""
@@ -566,28 +656,50 @@ class Tools:
         if confirmed:
             _note(confirmed=True)
         try:
-            result = await self._run(decision, prepared.profile, prepared.region, ctx)
+            result, full = await self._run(decision, prepared.profile, prepared.region, ctx)
+        except EngineError as err:
+            # Nothing ran: every slot is taken by calls in flight.
+            _note(outcome="refused", refused="busy", rule=err.rule)
+            raise ToolError(f"Not run: {err}") from None
         except BaseException:
             # The client cancelled the request (or the server is shutting down): the engine was
             # told to stop the call; record that it did not complete.
             _note(outcome="interrupted", status="cancelled")
             raise
+        dry_run = _dry_run_passed(result, decision)
         _note(
             outcome="ran",
             exit_code=result.exit_code,
             status=result.status,
             output_bytes=result.stdout_size,
+            **({"dry_run": "passed"} if dry_run else {}),
         )
+        text = _format(result, decision, self.settings, full=full, refuses=self.refuses)
         return CallToolResult(
-            content=[
-                TextContent(type="text", text=_format(result, decision, self.settings.output_cap))
-            ],
-            is_error=result.status != "ok",
+            content=[TextContent(type="text", text=text)],
+            is_error=result.status != "ok" and not dry_run,
         )
+
+    def refuses(self, words: str) -> bool:
+        """True when `words` (a command named in help, without `aws`) is one this server
+        refuses to run, rather than prose, a placeholder or a command shown without arguments."""
+        known = self._mentions.get(words)
+        if known is None:
+            decision = decide(words, self.settings, validate=False)
+            known = (
+                decision.is_reject
+                and decision.rule not in _NOT_A_COMMAND
+                and not decision.rule.startswith("parse")
+            )
+            if len(self._mentions) < 4096:  # help names a few hundred commands at most
+                self._mentions[words] = known
+        return known
 
     async def _run(
         self, decision: Decision, profile: str | None, region: str | None, ctx: Context | None
-    ) -> RunResult:
+    ) -> tuple[RunResult, bytes | None]:
+        """The result, and all the command printed when that was cut and is small enough to
+        keep (for the truncation note)."""
         assert decision.plan is not None  # only a reject has no plan, and rejects never run
         call = self.engine.start(decision.plan, profile=profile, region=region)
         done = anyio.Event()
@@ -621,7 +733,11 @@ class Tools:
         except BaseException:
             call.ctx.token.cancel("cancelled")
             raise
-        return call.result()
+        result = call.result()
+        full = None
+        if result.truncated and result.stdout_size <= _FULL_OUTPUT_LIMIT:
+            full = call.ctx.stdout.getvalue()
+        return result, full
 
 
 def _refusal(decision: Decision) -> str:
@@ -791,6 +907,255 @@ def _install_audit_trail(server: MCPServer, tools: Tools) -> None:
         # not silently, if the SDK stops sealing it in its middleware chain.
         raise RuntimeError("the SDK's RequestStateBoundary is not in the middleware chain")
     chain.insert(boundary, _AuditTrail(tools))
+    # Inside the audit trail, so a malformed call is still recorded.
+    chain.insert(boundary + 1, _CallShape())
+
+
+# --- what a model reads when a call goes wrong before any tool body runs -------------------------
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+}
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
+_EXAMPLE = re.compile(r"e\.g\. `([^`]+)`")
+
+
+def _types_of(schema: Mapping[str, Any]) -> list[str] | None:
+    """The JSON types a property accepts, when its schema is a plain type or a union of them."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return [kind] if kind in _JSON_TYPES else None
+    options = schema.get("anyOf")
+    if isinstance(options, list):
+        kinds = [o.get("type") for o in options if isinstance(o, Mapping)]
+        if len(kinds) == len(options) and all(k in _JSON_TYPES for k in kinds):
+            return [str(k) for k in kinds]
+    return None
+
+
+def _fits(value: object, kinds: list[str]) -> bool:
+    for kind in kinds:
+        if kind in ("integer", "number") and isinstance(value, bool):
+            continue
+        if isinstance(value, _JSON_TYPES[kind]):
+            return True
+    return False
+
+
+def _type_words(kinds: list[str]) -> str:
+    words = [_TYPE_WORDS[k] for k in kinds if k != "null"]
+    return " or ".join(words) if words else "null"
+
+
+def _clipped(value: object) -> object:
+    """A value to repeat in a suggested call: long strings cut (a command can be 10,000 chars)."""
+    return value[:77] + "..." if isinstance(value, str) and len(value) > 80 else value
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _argument_problem(
+    tool: str, schema: Mapping[str, Any], arguments: Mapping[str, Any]
+) -> str | None:
+    """What is wrong with `arguments` for `tool`, in two lines (the problem, then a call that
+    works), or None when they fit its input schema as far as plain JSON types go."""
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    required = [name for name in schema.get("required") or [] if name in properties]
+    unknown = [name for name in arguments if name not in properties]
+    wrong = [
+        (name, kinds)
+        for name, value in arguments.items()
+        if name in properties
+        and (kinds := _types_of(properties[name])) is not None
+        and not _fits(value, kinds)
+    ]
+    missing = [name for name in required if name not in arguments]
+    if not (unknown or wrong or missing):
+        return None
+    # A mistyped name most likely meant the closest argument it lacks (`cmd` -> `command`).
+    meant: dict[str, str] = {}
+    for name in unknown:
+        lacking = [p for p in properties if p not in arguments]
+        close = difflib.get_close_matches(name, lacking, 1, 0.5)
+        if close and close[0] not in meant.values():
+            meant[name] = close[0]
+    problems = []
+    for name in missing:
+        kinds = _types_of(properties[name]) or ["string"]
+        about = str(properties[name].get("description", "")).split(", e.g.")[0].rstrip(".")
+        about = about[:1].lower() + about[1:]
+        needs = f'{tool} needs "{name}", {_type_words(kinds)}'
+        problems.append(f"{needs}: {about}" if about else needs)
+    for name, kinds in wrong:
+        problems.append(f'"{name}" must be {_type_words(kinds)}, not {_shown(arguments[name])}')
+    for name in unknown:
+        hint = f' (did you mean "{meant[name]}"?)' if name in meant else ""
+        problems.append(f'"{name}" is not an argument of {tool}{hint}')
+    example: dict[str, Any] = {}
+    for name, spec in properties.items():
+        kinds = _types_of(spec) or []
+        given = [k for k, v in meant.items() if v == name]
+        if name in arguments and _fits(arguments[name], kinds) and arguments[name] is not None:
+            example[name] = _clipped(arguments[name])
+        elif given and _fits(arguments[given[0]], kinds):
+            example[name] = _clipped(arguments[given[0]])
+        elif name in required:
+            sample = _EXAMPLE.search(str(spec.get("description", "")))
+            example[name] = sample.group(1) if sample else f"<{name}>"
+    optional = [name for name in properties if name not in required and name not in example]
+    call = f"Call it with arguments {json.dumps(example, ensure_ascii=False)}"
+    if optional:
+        call += "; optional: " + ", ".join(f'"{name}"' for name in optional)
+    return "; ".join(problems) + ".\n" + call + "."
+
+
+def _schema_problem(tool: str, error: PydanticValidationError) -> str:
+    """The SDK's argument validation failure without pydantic's dump: field and reason only."""
+    reasons = [
+        f'"{".".join(str(part) for part in item["loc"]) or "arguments"}": {item["msg"]}'
+        for item in error.errors(include_url=False)
+    ]
+    return f"The arguments do not fit {tool}'s input schema: " + "; ".join(reasons) + "."
+
+
+def _lean_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """An input schema without what costs a model tokens and tells it nothing: pydantic's titles,
+    and the `null` branch and `default: null` of an optional argument (leaving it out is the way
+    to say "the default"; null is still accepted)."""
+    lean: dict[str, Any] = {k: v for k, v in schema.items() if k != "title"}
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        trimmed = {}
+        for name, spec in properties.items():
+            spec = {k: v for k, v in spec.items() if k != "title"}
+            options = spec.get("anyOf")
+            if spec.get("default", 0) is None and isinstance(options, list):
+                rest = [o for o in options if o != {"type": "null"}]
+                if len(rest) == 1 and isinstance(rest[0], Mapping):
+                    kept = {k: v for k, v in spec.items() if k not in ("anyOf", "default")}
+                    spec = {**rest[0], **kept}
+            trimmed[name] = spec
+        lean["properties"] = trimmed
+    return lean
+
+
+class _Server(MCPServer):
+    """The SDK's MCPServer, with errors that start with what happened.
+
+    The SDK prefixes every tool failure with `Error executing tool <name>: ` and answers arguments
+    that do not fit the schema with pydantic's dump and a documentation URL, and it ignores
+    arguments the tool does not have (a mistyped `regoin` would silently run in the default
+    region). Here: the tool's own text as it was raised; for bad arguments, two lines saying what
+    was wrong and what a correct call looks like; unknown argument names are refused.
+    """
+
+    async def list_tools(self) -> list[Any]:
+        tools = await super().list_tools()
+        return [
+            tool.model_copy(
+                update={
+                    "input_schema": _lean_schema(tool.input_schema),
+                    "output_schema": (
+                        {k: v for k, v in tool.output_schema.items() if k != "title"}
+                        if tool.output_schema
+                        else tool.output_schema
+                    ),
+                }
+            )
+            for tool in tools
+        ]
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Any = None
+    ) -> Any:
+        schemas = {tool.name: tool.input_schema for tool in await super().list_tools()}
+        if name not in schemas:
+            close = difflib.get_close_matches(name, list(schemas), 1, 0.5)
+            hint = f' Did you mean "{close[0]}"?' if close else ""
+            raise ToolError(
+                f'Unknown tool "{_clip(name)}".{hint} This server\'s tools: '
+                + ", ".join(schemas)
+                + "."
+            )
+        problem = _argument_problem(name, schemas[name], arguments)
+        if problem is not None:
+            _note(outcome="refused", refused="arguments")
+            raise ToolError(problem)
+        prefix = f"Error executing tool {name}"
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            # A fault of ours: its text and traceback stay in the server log (the SDK logs the
+            # cause); the model learns what happened and what to do, not the exception.
+            raise UnexpectedToolError(
+                f"{name} failed with an internal error in aws-mcp-server (the details are in the "
+                "server log). If it was a write, check whether it took effect before retrying."
+            ) from exc.__cause__
+        except ToolError as exc:
+            if isinstance(exc.__cause__, PydanticValidationError):
+                raise ToolError(_schema_problem(name, exc.__cause__)) from exc.__cause__
+            text = str(exc)
+            text = text[len(prefix) :].removeprefix(": ") if text.startswith(prefix) else text
+            raise ToolError(text) from exc.__cause__
+
+
+_TOOL_CALL_EXAMPLE = '{"name": "execute_aws_read_command", "arguments": {"command": "s3 ls"}}'
+
+
+def _call_params_problem(params: object) -> str | None:
+    """What is wrong with the params of a `tools/call` request, or None (the SDK checks the
+    rest)."""
+    if not isinstance(params, Mapping):
+        return f"tools/call needs params, an object such as {_TOOL_CALL_EXAMPLE}."
+    name = params.get("name")
+    if not isinstance(name, str):
+        return (
+            'tools/call needs params.name, the tool to call as a string, as in '
+            f"{_TOOL_CALL_EXAMPLE}."
+        )
+    arguments = params.get("arguments")
+    if arguments is not None and not isinstance(arguments, Mapping):
+        problem = f"tools/call params.arguments must be an object, not {_shown(arguments)}"
+        if isinstance(arguments, str):
+            try:
+                parsed = json.loads(arguments)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, Mapping):
+                problem += " (send the object itself, not a JSON string of it)"
+        return f"{problem}; e.g. {_TOOL_CALL_EXAMPLE}."
+    return None
+
+
+class _CallShape:
+    """Server middleware: a `tools/call` whose params are not the right shape is answered with
+    what is wrong (-32602) instead of the SDK's bare "Invalid request parameters"."""
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if ctx.method == "tools/call":
+            problem = _call_params_problem(ctx.params)
+            if problem is not None:
+                raise MCPError(code=INVALID_PARAMS, message=problem)
+        return await call_next(ctx)
 
 
 def build_server(
@@ -798,7 +1163,7 @@ def build_server(
 ) -> MCPServer:
     engine = engine or Engine(settings)
     tools = Tools(settings, engine)
-    server: MCPServer = MCPServer(
+    server: MCPServer = _Server(
         "aws-mcp-server",
         version=__version__,
         instructions=instructions(settings, sandbox_endpoint=sandbox_endpoint),
@@ -810,7 +1175,7 @@ def build_server(
 
     @server.tool(
         name="execute_aws_read_command",
-        description=READ_DESCRIPTION,
+        description=READ_DESCRIPTION.format(cap=settings.output_cap),
         annotations=ToolAnnotations(
             title="Run a read-only AWS CLI command",
             read_only_hint=True,

@@ -482,7 +482,7 @@ async def test_every_call_writes_one_audit_line_before_its_result_returns(
     expected = [
         ("refused", "input"), ("refused", "input"), ("refused", "profile"), ("refused", "reject"),
         ("refused", "not-a-read"), ("refused", "needs-approval"), ("declined", None),
-        ("cancelled", None), ("invalid-answer", None), ("ran", None), ("error", None),
+        ("cancelled", None), ("invalid-answer", None), ("ran", None), ("refused", "arguments"),
         ("listed", None), ("error", None),
     ]
     answers = Answers(ACCEPT)
