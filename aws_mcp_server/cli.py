@@ -1,4 +1,4 @@
-"""Command line: `aws-mcp-server [options]` serves MCP; `classify` and `profiles` explain.
+"""Command line: `aws-mcp-server [options]` serves MCP; `classify`, `profiles` and `config` explain.
 
 Thin on purpose: parse flags, build Settings, hand off to server / http / decision.
 """
@@ -10,10 +10,11 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from aws_mcp_server import __version__
 from aws_mcp_server.errors import AwsMcpError, ConfigError
@@ -87,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hint:
             print(f"aws-mcp-server: {hint}", file=sys.stderr)
         return 0
+    if args[:1] == ["config"]:
+        from aws_mcp_server.clients import config_main
+
+        return config_main(args[1:], _check_options, sys.stdout, sys.stderr)
     from aws_mcp_server.settings import OPTIONS
 
     try:
@@ -95,6 +100,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aws-mcp-server: {err}", file=sys.stderr)
         return 2
     return serve({option.field: getattr(namespace, option.field) for option in OPTIONS})
+
+
+class _Refusal(Exception):
+    pass
+
+
+def _check_options(options: list[str]) -> str | None:
+    """An error line if the server would refuse these options at start-up, else None."""
+    from aws_mcp_server.settings import OPTIONS, load
+
+    parser = _parser()
+
+    def refuse(message: str) -> NoReturn:
+        raise _Refusal(message)
+
+    parser.error = refuse  # type: ignore[method-assign]
+    try:
+        namespace = parser.parse_args(options)
+        load({option.field: getattr(namespace, option.field) for option in OPTIONS}, {})
+    except (ConfigError, _Refusal) as err:
+        return str(err).splitlines()[0]
+    return None
+
+
+def _stdio_terminal_behaviour() -> None:
+    """On stdio: a person at a terminal is told what this is, and Ctrl-C or SIGTERM ends the
+    process at once, even with no input arriving (the transport's stdin read would otherwise
+    hold it until Enter or end of file)."""
+    if sys.stdin.isatty():
+        print(
+            "aws-mcp-server speaks MCP on stdin/stdout: start it from an MCP client "
+            "(`aws-mcp-server config claude-desktop` prints the set-up; see docs/clients.md). "
+            "Ctrl-C to quit.",
+            file=sys.__stderr__,
+            flush=True,
+        )
+
+    def stop(signum: int, frame: object) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        logging.shutdown()
+        # The calls in flight run on daemon threads and their audit lines are written as they
+        # end; nothing else needs the interpreter's slow shutdown.
+        os._exit(128 + signum)
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
 
 
 def serve(flags: dict[str, object]) -> int:
@@ -154,6 +206,7 @@ def serve(flags: dict[str, object]) -> int:
             from aws_mcp_server.adapter import capture
 
             capture.restore_real_streams()
+            _stdio_terminal_behaviour()
             anyio.run(server.run_stdio_async)
     except AwsMcpError as err:
         print(f"aws-mcp-server: {err}", file=sys.stderr)
