@@ -186,7 +186,7 @@ def _sendable(case: Case) -> bool:
 def _files_named_with_markers(roots: list[Path]) -> set[str]:
     found: set[str] = set()
     for root in roots:
-        for dirpath, dirnames, filenames in os.walk(root):
+        for _dirpath, dirnames, filenames in os.walk(root):
             for name in dirnames + filenames:
                 found |= {m.decode().lower() for m in infra.MARKER.findall(name.encode())}
     return found
@@ -203,7 +203,7 @@ def fuzz_stdio(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) -
     audit = lab / "fuzz-audit.jsonl"
     flags = ["--endpoint-url", relay.url, "--workdir", str(workdir), "--timeout",
              str(scale.fuzz_timeout), "--audit-log", str(audit), "--log-level", "ERROR"]
-    params, tag = infra.stdio_params(home, flags)
+    server = infra.stdio_server(home, flags, lab)
     gen = Generator(scale.seed + 1, relay.url, canary.hostport, long_ok=False,
                     overlong_max=200_000)
     cases = []
@@ -222,9 +222,9 @@ def fuzz_stdio(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) -
     async def main() -> None:
         nonlocal sampler
         async with anyio.create_task_group() as group:
-            group.start_soon(_drive_stdio, params, cases, scale.fuzz_inflight,
+            group.start_soon(_drive_stdio, server.params, cases, scale.fuzz_inflight,
                              scale.fuzz_timeout + 30, results)
-            pid = await anyio.to_thread.run_sync(infra.find_pid_by_env, tag)
+            pid = await anyio.to_thread.run_sync(server.pid)
             pid_box.append(pid)
             sampler = infra.Sampler(pid).__enter__()
 
@@ -304,6 +304,7 @@ def fuzz_stdio(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) -
     if outcomes.get("refused", 0) != refused:
         row.broke.append(f"audit says {outcomes.get('refused', 0)} refused, the client saw {refused}")
         row.errors += 1
+    row.broke += infra.log_problems(server.log())
     if server_exit != "exited after the session (as it should)":
         row.broke.append(f"server {server_exit}")
     row.facts = {

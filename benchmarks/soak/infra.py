@@ -460,16 +460,61 @@ def server_env(home: AwsHome, tag: str | None = None) -> dict[str, str]:
     return env
 
 
-def stdio_params(home: AwsHome, flags: Sequence[str]) -> tuple[Any, str]:
-    """StdioServerParameters for `python -m aws_mcp_server FLAGS`, and the tag that finds its pid."""
+@dataclass
+class StdioServer:
+    """How to start `python -m aws_mcp_server FLAGS` over stdio with the official client.
+
+    The server's stderr goes to `stderr_path` (through `sh -c 'exec ... 2>>FILE'`, so the pid
+    is the server's own), and its environment carries a tag that finds that pid in /proc.
+    """
+
+    params: Any
+    tag: str
+    stderr_path: Path
+
+    def pid(self, timeout: float = 30) -> int:
+        return find_pid_by_env(self.tag, timeout)
+
+    def log(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def stdio_server(home: AwsHome, flags: Sequence[str], log_dir: Path) -> StdioServer:
+    import shlex
+
     from mcp.client.stdio import StdioServerParameters
 
     tag = uuid.uuid4().hex
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stderr_path = log_dir / f"stdio-{tag[:8]}.err"
+    line = shlex.join([PYTHON, "-m", "aws_mcp_server", *flags])
     params = StdioServerParameters(
-        command=PYTHON, args=["-m", "aws_mcp_server", *flags],
+        command="/bin/sh", args=["-c", f"exec {line} 2>>{shlex.quote(str(stderr_path))}"],
         env=server_env(home, tag), cwd=str(ROOT),
     )
-    return params, tag
+    return StdioServer(params, tag, stderr_path)
+
+
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): ?(.*)$",
+                             re.MULTILINE)
+
+
+def log_problems(log: str) -> list[str]:
+    """Tracebacks in a server's stderr, summarised by their exception lines."""
+    chained = (log.count("The above exception was the direct cause")
+               + log.count("During handling of the above exception"))
+    count = log.count(TRACEBACK) - chained
+    if count <= 0:
+        return []
+    kinds: dict[str, int] = {}
+    for name, message in _EXCEPTION_LINE.findall(log):
+        key = f"{name.rsplit('.', 1)[-1]}: {message[:70]}"
+        kinds[key] = kinds.get(key, 0) + 1
+    top = sorted(kinds.items(), key=lambda kv: -kv[1])[:2]
+    return [f"server stderr: {count} tracebacks (" + "; ".join(k for k, _ in top) + ")"]
 
 
 class HttpServer:
