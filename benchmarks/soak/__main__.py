@@ -20,7 +20,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from benchmarks.soak import SCENARIOS, infra
-from benchmarks.soak.scale import FULL, QUICK
+from benchmarks.soak.scale import FULL, QUICK, Scale
+
+
+def override(scale: Scale, pairs: list[str]) -> Scale:
+    """`scale` with NAME=VALUE pairs applied, each value parsed as its field's type."""
+    fields = {f.name: f for f in dataclasses.fields(scale)}
+    changes: dict[str, object] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if name not in fields:
+            raise ValueError(f"--set: no size named {name!r}")
+        current = getattr(scale, name)
+        if isinstance(current, tuple):
+            changes[name] = tuple(float(v) for v in text.split(",") if v)
+        else:
+            changes[name] = type(current)(text)
+    return dataclasses.replace(scale, **changes)  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,10 +47,17 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated scenarios (default all: {','.join(SCENARIOS)})")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the raw facts here")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one size of the chosen scale, e.g. --set fuzz_decide=20000 "
+                        f"(names: {', '.join(f.name for f in dataclasses.fields(FULL))})")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
     if args.seed is not None:
         scale = dataclasses.replace(scale, seed=args.seed)
+    try:
+        scale = override(scale, args.set)
+    except ValueError as err:
+        parser.error(str(err))
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SCENARIOS]
     if unknown:

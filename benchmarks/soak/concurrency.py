@@ -30,7 +30,7 @@ HELP_PAGES = (("s3api", "create-bucket"), ("ec2", "describe-instances"), ("iam",
               ("sts", "get-caller-identity"), ("dynamodb", "query"), ("s3", "cp"),
               ("sqs", "send-message"), ("lambda", "invoke"))
 MB = 2**20
-STALL = 10.0
+STALL = 5.0
 """Seconds no call in this mix needs against moto; a call this slow waited for something else."""
 
 
@@ -310,28 +310,26 @@ def _summarise(name: str, outcomes: list[Outcome], sampler: infra.Sampler,
     return row
 
 
-def _settled_lines(audit: Path, quiet: float = 1.0, limit: float = 30.0) -> list[str]:
-    """The audit log once it stopped growing (a cancelled call's line comes when it ends)."""
+def _settled_lines(audit: Path, expected: int, limit: float = 30.0) -> list[str]:
+    """The audit log once it holds `expected` lines, or after `limit` seconds: a line is
+    written when its call ends, and an abandoned call may run on until its deadline."""
     deadline = time.monotonic() + limit
-    last: list[str] = []
-    while time.monotonic() < deadline:
+    while True:
         lines = audit.read_text().splitlines() if audit.exists() else []
-        if lines and lines == last:
+        if len(lines) >= expected or time.monotonic() > deadline:
             return lines
-        last = lines
-        time.sleep(quiet)
-    return last
+        time.sleep(0.25)
 
 
 def _after(row: infra.Row, moto: infra.Moto, items: list[list[Step]], audit: Path,
-           audit_before: int, calls: int) -> None:
+           audit_before: int, calls: int, timeout: float) -> None:
     """What the emulator and the audit log say after the run."""
     buckets = infra.s3_buckets(moto.url)
     refused = {s.token for steps in items for s in steps if s.kind == "refused"}
     created = {s.token for steps in items for s in steps if s.kind == "create"}
     ran_anyway = sorted(refused & buckets)
     missing = sorted(created - buckets)
-    new = _settled_lines(audit)[audit_before:]
+    new = _settled_lines(audit, audit_before + calls, limit=timeout + 10)[audit_before:]
     outcomes = Counter(str(_json(line).get("outcome")) if isinstance(_json(line), dict)
                        else "unparsable" for line in new)
     row.facts.update(refused_but_created=ran_anyway, created_but_missing=missing,
@@ -357,7 +355,8 @@ def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
         home = infra.make_aws_home(moto, lab / "aws-conc", count=scale.conc_profiles)
         workdir = lab / "conc-workdir"
         workdir.mkdir(parents=True, exist_ok=True)
-        flags = ["--endpoint-url", moto.url, "--workdir", str(workdir), "--timeout", "20",
+        flags = ["--endpoint-url", moto.url, "--workdir", str(workdir), "--timeout",
+                 str(scale.conc_timeout),
                  "--log-level", "ERROR", "--max-concurrency", "8"]
 
         # stdio: one server, one session, `conc_inflight` calls in flight.
@@ -380,7 +379,7 @@ def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
 
         outcomes, sampler = anyio.run(over_stdio)
         row = _summarise("concurrency: stdio, 1 session", outcomes, sampler)
-        _after(row, moto, items, audit, 0, len(outcomes) + 1)
+        _after(row, moto, items, audit, 0, len(outcomes) + 1, scale.conc_timeout)
         row.broke += infra.log_problems(stdio.log())
         rows.append(row)
 
@@ -424,7 +423,7 @@ def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
 
                 outcomes, sampler = anyio.run(over_http)
                 row = _summarise(name, outcomes, sampler)
-                _after(row, moto, items, audit, before, len(outcomes) + 1)
+                _after(row, moto, items, audit, before, len(outcomes) + 1, scale.conc_timeout)
                 if not server.alive():
                     row.broke.append("the server exited")
                 rows.append(row)

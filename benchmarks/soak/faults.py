@@ -177,18 +177,7 @@ async def _bad_endpoints(client: Any, stdio: infra.StdioServer, pid: int, sample
         mark = len(stdio.log())
         base_threads, base_sockets = infra.threads(pid), infra.sockets(pid)
         # One call alone, then `fault_hung_calls` at once.
-        err, text, took = await _call(client, READ, command)
-        row.latencies.append(took)
-        row.calls += 1
-        first = text
-        problems = []
-        if not err:
-            problems.append(f"succeeded: {text[:80]!r}")
-        if took > timeout + GRACE:
-            problems.append(f"took {took:.1f} s (deadline {timeout:g} s)")
-        if not _clear(text):
-            problems.append(f"unclear error: {text[:100]!r}")
-        results: list[tuple[bool, str, float]] = []
+        results: list[tuple[bool, str, float]] = [await _call(client, READ, command)]
 
         async def one(results: list[tuple[bool, str, float]] = results,
                       command: str = command) -> None:
@@ -197,13 +186,17 @@ async def _bad_endpoints(client: Any, stdio: infra.StdioServer, pid: int, sample
         async with anyio.create_task_group() as group:
             for _ in range(scale.fault_hung_calls):
                 group.start_soon(one)
-        for err, _text, took in results:
+        first = results[0][1]
+        problems = []
+        for err, text, took in results:
             row.calls += 1
             row.latencies.append(took)
             if not err:
-                problems.append("one of the parallel calls succeeded")
+                problems.append(f"succeeded: {text[:80]!r}")
             if took > timeout + GRACE:
-                problems.append(f"parallel call took {took:.1f} s (deadline {timeout:g} s)")
+                problems.append(f"took {took:.1f} s (deadline {timeout:g} s)")
+            if err and not _clear(text):
+                problems.append(f"unclear error: {text[:100]!r}")
         after = await _next_call_works(client)
         row.calls += 1
         if after:
@@ -232,7 +225,10 @@ async def _bad_endpoints(client: Any, stdio: infra.StdioServer, pid: int, sample
         row.broke += infra.log_problems(stdio.log()[mark:])
         row.facts = {"first_error": first[:300], "baseline_threads": base_threads,
                      "baseline_sockets": base_sockets, "watch": watch,
-                     "accepted": endpoint.accepted, "problems": problems}
+                     "accepted": endpoint.accepted, "problems": problems,
+                     "calls": [{"error": e, "clear": _clear(t), "took": d, "text": t[:200]}
+                               for e, t, d in results],
+                     "next_call_ok": after is None, "next_call": after}
         rows.append(row)
 
 
@@ -305,6 +301,7 @@ async def _killed(client: Any, moto: infra.Moto, relay: infra.Relay, workdir: Pa
         row.broke += problems + infra.log_problems(stdio.log()[mark:])
         row.peak_rss = sampler.peak
         row.facts = {"killed_at_s": killed_at, "error": text[-400:], "took": took,
+                     "reported_error": err, "next_call_ok": after is None,
                      "threads": infra.threads(pid), "sockets": infra.sockets(pid),
                      "problems": problems}
         rows.append(row)

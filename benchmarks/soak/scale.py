@@ -16,6 +16,8 @@ class Scale:
     """Calls per transport (stdio, HTTP /mcp, HTTP POST /)."""
     conc_inflight: int = 16
     conc_profiles: int = 4
+    conc_timeout: float = 20.0
+    """The server's --timeout: what a cancelled waiter would run to if nothing stopped it."""
     fault_timeout: float = 5.0
     fault_hung_calls: int = 8
     fault_watch: tuple[float, ...] = (0.0, 5.0, 15.0, 30.0)
@@ -32,7 +34,8 @@ class Scale:
 
     def quick(self) -> Scale:
         return replace(
-            self, fuzz_decide=3_000, fuzz_stdio=300, conc_calls=120, fault_timeout=2.0,
+            self, fuzz_decide=3_000, fuzz_stdio=300, conc_calls=120, conc_timeout=10.0,
+            fault_timeout=2.0,
             fault_watch=(0.0, 3.0), big_file_mb=40, list_objects=200, abuse_requests=1_000,
             abuse_connections=16, slowloris=40, slowloris_seconds=4.0, session_flood=100,
             audit_calls=8,
