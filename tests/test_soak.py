@@ -83,7 +83,7 @@ fuzzed = concurrent = faulted = abused = audited = soak
 
 # --- fuzz ------------------------------------------------------------------------------------
 
-DECIDE = "fuzz: decide() in-process"
+DECIDE = "fuzz: decide() in-process (RSS: this process)"
 STDIO = "fuzz: read tool over stdio"
 
 

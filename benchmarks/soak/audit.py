@@ -127,6 +127,7 @@ def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
     audit = logdir / "audit.jsonl"
     phases: list[Phase] = []
     all_lines: list[str] = []
+    peaks: list[infra.Sampler] = []
     try:
         with infra.Moto() as moto:
             home = infra.make_aws_home(moto, lab / "aws-audit", count=1)
@@ -137,6 +138,7 @@ def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
 
             async def session() -> None:
                 async with Client(params, mode="legacy", read_timeout_seconds=60) as client:
+                    peaks.append(infra.Sampler(server.pid()).__enter__())
                     await _phase(client, "writable", audit, moto, scale, phases)
                     if disk is not None:
                         disk.remount("ro")
@@ -164,7 +166,11 @@ def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
                     await _phase(client, "writable again", audit, moto, scale, phases)
 
             log("audit: calls while the log is writable, unwritable, on a full disk ...")
-            anyio.run(session)
+            try:
+                anyio.run(session)
+            finally:
+                for sampler in peaks:
+                    sampler.__exit__()
             all_lines = _lines(audit) or []
 
             # A log that cannot be written from the start: does the server start, and run?
@@ -193,7 +199,8 @@ def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
             unparsable += 1
     rows = []
     for phase in phases:
-        row = infra.Row(f"audit: {phase.name}", calls=phase.calls, latencies=phase.latencies)
+        row = infra.Row(f"audit: {phase.name}", calls=phase.calls, latencies=phase.latencies,
+                        peak_rss=peaks[0].peak if peaks else None)
         row.errors = phase.ran_without_line + phase.refused_without_line
         if phase.ran_without_line:
             row.broke.append(f"{phase.ran_without_line}/{phase.ran} writes RAN UNAUDITED"

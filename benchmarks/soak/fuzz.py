@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import sys
 import time
 from collections import Counter
@@ -85,7 +86,7 @@ def fuzz_decide(scale: Scale, home: infra.AwsHome, workdir: Path, relay_url: str
         from aws_mcp_server.settings import Settings
 
         settings = Settings(endpoint_url=relay_url, workdir=workdir, timeout=scale.fuzz_timeout)
-        row = infra.Row("fuzz: decide() in-process")
+        row = infra.Row("fuzz: decide() in-process (RSS: this process)")
         gen = Generator(scale.seed, relay_url, canary)
         verdicts: Counter[str] = Counter()
         rules: Counter[str] = Counter()
@@ -121,6 +122,8 @@ def fuzz_decide(scale: Scale, home: infra.AwsHome, workdir: Path, relay_url: str
                     unstable.append(f"{decision.rule} then {again.rule} <- {case.text[:80]!r}")
         wall = time.perf_counter() - started
     row.calls = scale.fuzz_decide
+    # decide() runs in this process: its peak RSS is the one to report.
+    row.peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     row.errors = len(crashes) + len(internal) + len(slow) + len(unstable) + len(empty_reason)
     if crashes:
         row.broke.append(f"{len(crashes)} decide() raised, e.g. {crashes[0]}")
