@@ -246,6 +246,10 @@ def fuzz_stdio(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) -
 
     sent = relay.sent() + canary.sent()
     reached = infra.seen_markers(sent)
+    # Who reached the SSRF canary (an allowed loopback --endpoint-url may; a fetch may not).
+    at_canary = infra.seen_markers(canary.sent())
+    canary_hits = [(refusal(r) or "ran", c.text[:160]) for c, r in zip(cases, results, strict=True)
+                   if c.marker in at_canary]
     exceptions, tracebacks, leaked, slow_refusals = [], [], [], []
     refused_reached, refusal_rules = [], Counter()
     ran = ran_reached = refused = checked = 0
@@ -319,6 +323,7 @@ def fuzz_stdio(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) -
         "audit_lines": audit_lines, "audit_unparsable": audit_bad,
         "audit_outcomes": dict(outcomes), "server_exit": server_exit,
         "relay_bytes": len(relay.sent()), "canary_connections": canary.connections,
+        "canary_hits": canary_hits,
         "wall_s": round(wall, 1),
         "rss_first_last": (sampled[0][1], sampled[-1][1]) if sampled else None,
     }
