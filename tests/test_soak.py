@@ -78,7 +78,13 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> dict[str, infra.Row]:
     return rows
 
 
-fuzzed = concurrent = faulted = abused = audited = soak
+# One run serves every section; the names say which scenario a test reads.
+@pytest.fixture(scope="module")
+def fuzzed(soak: dict[str, infra.Row]) -> dict[str, infra.Row]:
+    return soak
+
+
+concurrent = faulted = abused = audited = fuzzed
 
 
 # --- fuzz ------------------------------------------------------------------------------------
