@@ -262,6 +262,17 @@ def test_a_call_refused_for_lack_of_a_slot_says_why(faulted: dict[str, infra.Row
     assert "already running" in facts["next_call"]
 
 
+@pytest.mark.xfail(strict=True, reason="Engine.start waits for a --max-concurrency slot with a "
+                   "blocking semaphore acquire on the event loop: while one call waits, the whole "
+                   "server (every session, /health, tools/list) stops answering")
+def test_requests_that_need_no_slot_are_answered_while_every_slot_is_busy(
+    faulted: dict[str, infra.Row],
+) -> None:
+    facts = faulted[f"faults: every slot busy (HTTP, --max-concurrency {faults.SLOTS})"].facts
+    assert facts["health_prompt"], facts["ends"]
+    assert facts["list_prompt"], facts["ends"]
+
+
 @pytest.mark.parametrize("scenario", ["faults: emulator killed mid `s3 cp` (large file)",
                                       "faults: emulator killed mid paginated listing"])
 def test_an_emulator_killed_mid_call_is_reported_and_the_next_call_works(

@@ -156,7 +156,80 @@ def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
 
         anyio.run(scenario)
         relay.close()
+        log("faults: every --max-concurrency slot busy (HTTP) ...")
+        rows.append(_slots_busy(scale, lab, moto, home))
     return rows
+
+
+SLOTS = 2
+
+
+def _slots_busy(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) -> infra.Row:
+    """Over HTTP with `--max-concurrency 2`: two calls that run to their deadline take both
+    slots, a third call waits for one. Meanwhile another client asks GET /health and
+    `tools/list`: neither needs a slot, so both must be answered before the slots free up."""
+    import anyio
+    import httpx
+
+    deadline = max(6.0, scale.fault_timeout * 2)
+    server = infra.HttpServer(home, ["--endpoint-url", moto.url, "--workdir",
+                                     str(lab / "slots-workdir"), "--timeout", f"{deadline:g}",
+                                     "--max-concurrency", str(SLOTS), "--log-level", "ERROR"],
+                              lab)
+    row = infra.Row(f"faults: every slot busy (HTTP, --max-concurrency {SLOTS})")
+    ends: dict[str, float] = {}
+    texts: dict[str, str] = {}
+
+    def body(command: str) -> dict[str, Any]:
+        return {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": READ, "arguments": {"command": command}}}
+
+    async def main() -> None:
+        async with httpx.AsyncClient(base_url=server.base, timeout=deadline * 4 + 30) as http:
+            t0 = time.perf_counter()
+
+            async def call(name: str, payload: dict[str, Any], path: str = "/",
+                           method: str = "POST") -> None:
+                answer = await http.request(method, path, json=payload if payload else None)
+                ends[name] = time.perf_counter() - t0
+                texts[name] = answer.text[:300]
+
+            async with anyio.create_task_group() as group:
+                for index in range(SLOTS):
+                    group.start_soon(call, f"waiter{index}",
+                                     body(f"dynamodb wait table-exists --table-name w{index}"))
+                await anyio.sleep(1.0)
+                group.start_soon(call, "queued", body("sts get-caller-identity"))
+                await anyio.sleep(0.5)
+                started = time.perf_counter() - t0
+                group.start_soon(call, "health", {}, "/health", "GET")
+                group.start_soon(call, "tools/list", {"jsonrpc": "2.0", "id": 2,
+                                                      "method": "tools/list"})
+                ends["asked"] = started
+
+    try:
+        anyio.run(main)
+    finally:
+        log = server.log()
+        server.stop()
+    first_free = min(ends[f"waiter{i}"] for i in range(SLOTS))
+    # Answered in the first half of the time until a slot freed up: not waiting for one.
+    prompt = ends["asked"] + (first_free - ends["asked"]) / 2
+    row.calls = len(ends) - 1
+    for name in ("health", "tools/list"):
+        waited = ends[name] - ends["asked"]
+        row.latencies.append(waited)
+        if ends[name] >= prompt:
+            row.errors += 1
+            row.broke.append(f"{name} answered only when a slot freed up ({waited:.1f} s): the "
+                             "event loop is blocked while a call waits for a slot")
+    if "already running" not in texts.get("queued", "") and ends["queued"] > first_free:
+        row.broke.append(f"the queued call waited {ends['queued'] - 1.0:.1f} s for a slot")
+    row.broke += infra.log_problems(log)
+    row.facts = {"ends": ends, "texts": texts, "first_slot_free": first_free,
+                 "health_prompt": ends["health"] < prompt,
+                 "list_prompt": ends["tools/list"] < prompt}
+    return row
 
 
 async def _next_call_works(client: Any) -> str | None:
@@ -164,8 +237,9 @@ async def _next_call_works(client: Any) -> str | None:
     return None if not err else f"the next call failed: {text[:100]!r}"
 
 
-async def _bad_endpoints(client: Any, stdio: infra.StdioServer, pid: int, sampler: infra.Sampler, timeout: float,
-                         scale: Scale, rows: list[infra.Row], log: Any) -> None:
+async def _bad_endpoints(client: Any, stdio: infra.StdioServer, pid: int,
+                         sampler: infra.Sampler, timeout: float, scale: Scale,
+                         rows: list[infra.Row], log: Any) -> None:
     import anyio
 
     await _call(client, READ, "s3api list-buckets")  # warm

@@ -101,6 +101,8 @@ def fuzz_decide(scale: Scale, home: infra.AwsHome, workdir: Path, relay_url: str
             t0 = time.perf_counter()
             try:
                 decision = decide(case.text, settings, region=case.region)
+            except KeyboardInterrupt:
+                raise
             except BaseException as exc:  # the promise is that nothing escapes
                 row.latencies.append(time.perf_counter() - t0)
                 crashes.append(f"{type(exc).__name__}: {exc!s:.80} <- {case.text[:80]!r}")

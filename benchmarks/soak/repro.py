@@ -94,6 +94,35 @@ def post_disconnect() -> None:
         server.stop()
 
 
+def slot_wait() -> None:
+    """While a call waits for a --max-concurrency slot, the event loop is blocked: nothing else
+    is answered, not even GET /health."""
+    import threading
+
+    import httpx
+
+    lab = Path(tempfile.mkdtemp(prefix="repro-"))
+    with infra.Moto() as moto:
+        home = infra.make_aws_home(moto, lab / "aws", count=1)
+        server = infra.HttpServer(home, ["--endpoint-url", moto.url, "--workdir", str(lab / "w"),
+                                         "--timeout", "8", "--max-concurrency", "1"], lab)
+        call = lambda command: {"jsonrpc": "2.0", "id": 1, "method": "tools/call",  # noqa: E731
+                                "params": {"name": READ, "arguments": {"command": command}}}
+        threads = [threading.Thread(target=httpx.post, args=(server.base + "/",),
+                                    kwargs={"json": call(c), "timeout": 60})
+                   for c in ("dynamodb wait table-exists --table-name x", "sts get-caller-identity")]
+        threads[0].start()
+        time.sleep(1)
+        threads[1].start()  # waits for the only slot
+        time.sleep(1)
+        t0 = time.monotonic()
+        httpx.get(server.base + "/health", timeout=60)
+        print(f"GET /health took {time.monotonic() - t0:.1f} s")
+        for thread in threads:
+            thread.join()
+        server.stop()
+
+
 def audit_unwritable() -> None:
     """--audit-log that cannot be written: the write runs, the client is told nothing."""
     import anyio
@@ -257,7 +286,7 @@ def session_flood() -> None:
 
 
 REPROS: dict[str, Callable[[], None]] = {
-    "trickle": trickle, "post-disconnect": post_disconnect, "audit-unwritable": audit_unwritable,
+    "trickle": trickle, "post-disconnect": post_disconnect, "slot-wait": slot_wait, "audit-unwritable": audit_unwritable,
     "audit-disk-full": audit_disk_full, "invalid-id": invalid_id, "surrogate": surrogate,
     "slowloris": slowloris, "session-flood": session_flood,
 }
