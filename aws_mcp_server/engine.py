@@ -111,19 +111,41 @@ class Engine:
     ) -> _Call:
         """Start running `plan` on a daemon worker thread and return its handle.
 
-        The plan is what `decision.decide` made of the command; the engine adds nothing to its
-        argv. Its session sends every client to `plan.endpoint_url` unless a client names its own,
-        and refuses clients of services the server's lists exclude.
+        With every --max-concurrency slot busy it waits up to 30 s for one, then raises
+        EngineError. The plan is what `decision.decide` made of the command; the engine adds
+        nothing to its argv. Its session sends every client to `plan.endpoint_url` unless a
+        client names its own, and refuses clients of services the server's lists exclude.
         """
         limit = self.settings.timeout if timeout is None else timeout
-        if token is None:
-            token = capture.CancelToken(limit)
         if not self._slots.acquire(timeout=min(limit, 30.0)):
             raise EngineError(
                 f"{self.settings.max_concurrency} AWS commands are already running",
                 rule="engine:max-concurrency",
                 fix="Wait for one to finish, or raise --max-concurrency.",
             )
+        return self._launch(plan, profile, region, stdin, limit, token)
+
+    def try_start(
+        self, plan: RunPlan, *, profile: str | None = None, region: str | None = None
+    ) -> _Call | None:
+        """`start`, or None at once when no slot is free (for a caller on an event loop, which
+        then waits for a slot on a worker thread)."""
+        if not self._slots.acquire(blocking=False):
+            return None
+        return self._launch(plan, profile, region, b"", self.settings.timeout, None)
+
+    def _launch(
+        self,
+        plan: RunPlan,
+        profile: str | None,
+        region: str | None,
+        stdin: bytes,
+        limit: float,
+        token: capture.CancelToken | None,
+    ) -> _Call:
+        """Start the worker thread of a call that holds a slot."""
+        if token is None:
+            token = capture.CancelToken(limit)
         # Something may have replaced sys.stdout since the last call (a test runner does).
         capture.install()
         ctx = capture.CallContext(

@@ -74,6 +74,8 @@ RULES: dict[str, str] = {
     "mode:not-allowed": "outside the server's allow lists",
     "mode:sensitive-refused": "a sensitive read with --sensitive-reads refuse",
     # the call (server.py, profiles.py, adapter/credentials.py, engine.py)
+    "input:arguments": "tool arguments that do not fit the tool's schema (a missing or "
+    "mistyped name, a wrong type)",
     "input:too-long": "a tool argument over its length limit",
     "input:control-char": "control characters in a profile or region name",
     "profile:unknown": "a profile in neither the config nor the credentials file",
@@ -85,6 +87,7 @@ RULES: dict[str, str] = {
     "credentials:missing": "no credentials for the profile",
     "credentials:no-region": "no region for the profile",
     "engine:max-concurrency": "too many commands running",
+    "audit:unwritable": "the --audit-log cannot be written: nothing runs unaudited",
     "internal:bug": "a bug in aws-mcp-server (the command is refused, never run)",
     # start-up (settings.py, http.py, sandbox.py): `settings:<setting>` for each setting
     "settings:unknown": "a setting the server does not have",

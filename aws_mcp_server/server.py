@@ -11,10 +11,12 @@ failed command is `isError` with text a model can act on; nothing here raises pa
 from __future__ import annotations
 
 import difflib
+import errno
 import functools
 import hashlib
 import json
 import logging
+import os
 import re
 import shlex
 import threading
@@ -198,13 +200,57 @@ class _SpentStates:
 
 @dataclass
 class _Audit:
+    """The `--audit-log` file: one JSON line per tool call, written whole or not at all."""
+
     path: Any
     lock: threading.Lock
 
+    RESERVE = 16 * 1024
+    """Free bytes a call needs on the log's disk before it may run: room for a typical line (one
+    that still does not fit is not written at all, and the result says so)."""
+
+    def problem(self) -> str | None:
+        """Why a line cannot be written now (permissions, a directory, a full disk), or None."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        try:
+            if hasattr(os, "fstatvfs"):
+                stats = os.fstatvfs(fd)
+                if stats.f_bavail * stats.f_frsize < self.RESERVE:
+                    return "the disk it is on is full"
+        finally:
+            os.close(fd)
+        return None
+
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":"), default=str)
-        with self.lock, open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        """Append one line; raises OSError, leaving the file as it was, if it does not fit."""
+        data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+        with self.lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                size = os.fstat(fd).st_size
+                try:
+                    written = os.write(fd, data)
+                    if written != len(data):
+                        raise OSError(errno.ENOSPC, "the line did not fit on the disk")
+                except OSError:
+                    # No half line: the next record must start on a line of its own.
+                    os.ftruncate(fd, size)
+                    raise
+            finally:
+                os.close(fd)
+
+
+def _with_note(result: HandlerResult, note: str) -> HandlerResult:
+    """A tools/call result with one more text block."""
+    block = TextContent(type="text", text=note)
+    if isinstance(result, CallToolResult):
+        return result.model_copy(update={"content": [*result.content, block]})
+    if isinstance(result, Mapping) and isinstance(result.get("content"), list):
+        return {**result, "content": [*result["content"], block.model_dump(mode="json")]}
+    return result
 
 
 def instructions(settings: Settings, *, sandbox_endpoint: str | None = None) -> str:
@@ -451,10 +497,11 @@ class Tools:
         self.spent = _SpentStates(settings.request_state_ttl + _STATE_CLOCK_SKEW)
         self._mentions: dict[str, bool] = {}
 
-    def write_audit(self, call: _Call, started: float) -> None:
-        """Append the call's record; a failure to write is logged, never raised into the call."""
+    def write_audit(self, call: _Call, started: float) -> str | None:
+        """Append the call's record; returns why it could not be written (logged, never raised
+        into the call), or None."""
         if self.audit is None:
-            return
+            return None
         record = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **call.fields,
@@ -464,6 +511,25 @@ class Tools:
             self.audit.write(record)
         except OSError as exc:
             log.error("could not write the audit log %s: %s", self.settings.audit_log, exc)
+            return exc.strerror or str(exc)
+        return None
+
+    def audit_refusal(self) -> str | None:
+        """The refusal for every call while the audit log cannot be written: a log the user
+        asked for is a promise, so nothing runs unaudited."""
+        if self.audit is None:
+            return None
+        problem = self.audit.problem()
+        if problem is None:
+            return None
+        log.error("refusing calls: the audit log %s cannot be written: %s", self.audit.path, problem)
+        rule = "audit:unwritable"
+        return (
+            f"Refused ({rule}): the audit log {self.audit.path} cannot be written "
+            f"({problem}), and this server runs nothing it cannot audit; nothing was run.\n"
+            "Ask the server's operator to free space or fix its permissions; calls run again as "
+            "soon as it can be written."
+        )
 
     def prepare(
         self, tool: str, command: str, profile: str | None, region: str | None, *, validate: bool
@@ -487,7 +553,8 @@ class Tools:
                 )
             except AwsMcpError as err:
                 raise _Refused(
-                    str(err), verdict="reject", rule=err.rule, refused="profile"
+                    f"Refused ({err.rule}): {err}", verdict="reject", rule=err.rule,
+                    refused="profile",
                 ) from None
         stated = decision.resolved.global_options.get("region") if decision.resolved else None
         # Where it runs: the tool's region, else a --region in the command (awscli lets it
@@ -701,7 +768,13 @@ class Tools:
         """The result, and all the command printed when that was cut and is small enough to
         keep (for the truncation note)."""
         assert decision.plan is not None  # only a reject has no plan, and rejects never run
-        call = self.engine.start(decision.plan, profile=profile, region=region)
+        # Waiting for a free slot (--max-concurrency) happens on a worker thread: the event loop
+        # keeps answering every other client (and /health) meanwhile.
+        call = self.engine.try_start(decision.plan, profile=profile, region=region)
+        if call is None:
+            call = await anyio.to_thread.run_sync(
+                functools.partial(self.engine.start, decision.plan, profile=profile, region=region)
+            )
         done = anyio.Event()
 
         async def progress() -> None:
@@ -821,6 +894,9 @@ class _AuditTrail:
             sealed=_digest(params.get("requestState")),
         )
         started = time.perf_counter()
+        refusal = self.tools.audit_refusal()
+        if refusal is not None:
+            return CallToolResult(content=[TextContent(type="text", text=refusal)], is_error=True)
         token = _CALL.set(call)
         try:
             result = await call_next(ctx)
@@ -847,7 +923,15 @@ class _AuditTrail:
         finally:
             _CALL.reset(token)
         result = self._settle(call, result)
-        self.tools.write_audit(call, started)
+        failed = self.tools.write_audit(call, started)
+        if failed is not None:
+            # It ran (or was answered) but its line is missing: the client is told, never left
+            # to believe the call was recorded.
+            result = _with_note(
+                result,
+                f"[audit: this call's line could not be written to {self.tools.settings.audit_log} "
+                f"({failed})]",
+            )
         return result
 
     def _settle(self, call: _Call, result: HandlerResult) -> HandlerResult:
@@ -1096,8 +1180,8 @@ class _Server(MCPServer):
             )
         problem = _argument_problem(name, schemas[name], arguments)
         if problem is not None:
-            _note(outcome="refused", refused="arguments")
-            raise ToolError(problem)
+            _note(outcome="refused", refused="arguments", rule="input:arguments")
+            raise ToolError(f"Refused (input:arguments): {problem}")
         prefix = f"Error executing tool {name}"
         try:
             return await super().call_tool(name, arguments, context)
@@ -1232,7 +1316,7 @@ def build_server(
             found = profiles.list_profiles()
         except AwsMcpError as err:  # a file the AWS CLI cannot read either: say where
             _note(outcome="refused", refused="profile", rule=err.rule)
-            raise ToolError(str(err)) from None
+            raise ToolError(f"Refused ({err.rule}): {err}") from None
         if settings.profile_allowlist:
             found = [p for p in found if p.name in settings.profile_allowlist]
         _note(outcome="listed", profiles=len(found))

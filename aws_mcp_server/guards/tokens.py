@@ -28,8 +28,9 @@ What is accepted, exactly:
 * `~` at the start of an unquoted word is the shell's home directory: refused.
 * A first word `NAME=value` is an environment assignment: refused (profile and region are tool
   parameters).
-* NUL and other control characters except tab and newline, and Unicode bidirectional controls
-  (which make the text display differently from what runs), are refused anywhere.
+* NUL and other control characters except tab and newline, lone surrogates, and Unicode
+  bidirectional controls (which make the text display differently from what runs), are refused
+  anywhere.
 * A leading `aws` is dropped.
 
 Every refusal is a `ParseError` with a stable `rule`: `parse:empty`, `parse:too-long`,
@@ -93,7 +94,8 @@ def _check_characters(text: str) -> None:
     for index, char in enumerate(text):
         if char in "\t\n":
             continue
-        if unicodedata.category(char) == "Cc" or char in _BIDI:
+        # A lone surrogate (Cs) is not a character at all: no file name or value can hold it.
+        if unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI:
             # NUL truncates strings in C code below us, and control or bidirectional characters
             # make the command display differently from what would run (a confirm prompt lies).
             name = unicodedata.name(char, f"U+{ord(char):04X}")

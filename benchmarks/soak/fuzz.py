@@ -23,7 +23,7 @@ from benchmarks.soak import infra
 from benchmarks.soak.gen import Case, Generator
 from benchmarks.soak.scale import Scale
 
-TOOL_ERROR = re.compile(r"^Error executing tool \S+: ")
+TOOL_ERROR = re.compile(r"^(?:Error executing tool \S+: )?(?=Refused|Not run)")
 RULE = re.compile(r"^Refused \(([^)]*)\)|^Refused: this command is classified \w+ \(([^:)]*)")
 SLOW = 1.0
 SEED_FILES = {
@@ -41,8 +41,9 @@ SEED_FILES = {
 def refusal(res: dict[str, Any]) -> str | None:
     """The rule family that refused the call, or None if it ran (or failed while running).
 
-    A refusal is a tool error raised before anything ran: the SDK words it "Error executing
-    tool NAME: ..."; a command that ran and failed returns the CLI's own message instead.
+    A refusal is a tool error raised before anything ran: it opens with "Refused" (the rule in
+    brackets) or "Not run" (older servers prefixed "Error executing tool NAME: "); a command that
+    ran and failed returns the CLI's own message instead.
     """
     if not res.get("error"):
         return None

@@ -56,6 +56,19 @@ def _read_until(proc: subprocess.Popen[bytes], needle: bytes, seconds: float) ->
     return seen
 
 
+def _wait_for_handler(pid: int, signum: int, seconds: float = 60) -> None:
+    """Until the process catches `signum` (its SigCgt mask in /proc): start-up on a loaded
+    machine can take longer than any fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/status") as status:
+            caught = next(line for line in status if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & (1 << (signum - 1)):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the server never installed a handler for signal {signum}")
+
+
 def test_on_a_terminal_it_says_what_it_is_and_ctrl_c_ends_it(tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     proc = _start(tmp_path, terminal)
@@ -81,7 +94,8 @@ def test_a_signal_ends_it_with_no_input_arriving(tmp_path: Path, signum: int) ->
     proc = _start(tmp_path, reader)
     os.close(reader)
     try:
-        time.sleep(1.0)  # let it reach the transport's read of stdin
+        _wait_for_handler(proc.pid, signal.SIGTERM)  # installed with the SIGINT one
+        time.sleep(0.5)  # let it reach the transport's read of stdin
         assert proc.poll() is None
         proc.send_signal(signum)
         assert proc.wait(timeout=10) == 128 + signum

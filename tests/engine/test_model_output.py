@@ -401,7 +401,7 @@ async def test_bad_tool_arguments_say_what_was_wrong_and_what_a_correct_call_loo
     async with connected(settings_for(), protocol) as client:
         result, text = await call(client, tool, arguments)
     assert result.is_error
-    assert text.startswith(opening), text
+    assert text.startswith(f"Refused (input:arguments): {opening}"), text
     assert f"Call it with arguments {correct_call}" in text
     assert len(text.strip().splitlines()) == 2
     for noise in ("validation error", "pydantic", "https://", "Error executing tool"):
@@ -597,7 +597,9 @@ def test_a_mistyped_argument_reads_the_same_on_the_wire(http_server: HttpServer)
     }
     body = httpx.post(f"{http_server.base}/", json=message, headers=JSON, timeout=30).json()
     assert body["result"]["isError"] is True
-    assert body["result"]["content"][0]["text"].startswith(f'{READ} needs "command", a string')
+    assert body["result"]["content"][0]["text"].startswith(
+        f'Refused (input:arguments): {READ} needs "command", a string'
+    )
 
 
 def test_mcp_without_a_session_says_how_to_get_one(http_server: HttpServer) -> None:
