@@ -3,7 +3,8 @@
 Per call we build a new botocore Session and CLIDriver (a reused driver keeps `--region` and the
 previous profile's cached credentials). What makes that cheap is shared, immutable or pure work
 (see `patches`): one parsed-model `Loader`, one endpoint-ruleset cache, one event-alias cache,
-client classes, connection pools, and no per-handler `inspect` signature check. Every handler
+client classes, connection pools; and an emitter whose copies share nodes until changed and
+which starts from botocore's built-in handlers registered once (see `events`). Every handler
 object is still created per session: several are stateful (the shorthand parser, the IAM MFA
 wrapper, a DynamoDB paginator fix).
 
@@ -35,23 +36,12 @@ import botocore.tokens
 from awscli.customizations.history import attach_history_handler
 from botocore.config import Config
 
-from aws_mcp_server.adapter import capture  # (the package import ran first: awscli, patches)
+from aws_mcp_server.adapter import capture, events  # (the package import ran first: awscli, patches)
 from aws_mcp_server.errors import AwsMcpError
 
 # Upper bounds on socket waits, whatever the command asks (`--cli-read-timeout 0` means forever).
 MAX_CONNECT_TIMEOUT = 10
 MAX_READ_TIMEOUT = 60
-
-
-class _Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
-    """The stock emitter without its per-registration `inspect` check (~385 handlers per call).
-
-    The check only guards against handlers that do not take **kwargs; every handler registered
-    here comes from awscli/botocore themselves or from this package.
-    """
-
-    def _verify_accept_kwargs(self, func: Any) -> None:
-        return None
 
 
 _DATA_PATH = botocore.session.Session().get_config_variable("data_path")
@@ -128,6 +118,12 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
 
     _aws_mcp_endpoint: str | None = None
     _aws_mcp_check: Callable[[str], None] | None = None
+
+    def _register_builtin_handlers(self, events_: Any) -> None:
+        # botocore's built-in handlers, as one copy of the tree they make (see `events`).
+        emitter = self._original_handler
+        if not (isinstance(emitter, events.Emitter) and emitter.adopt_builtins()):
+            super()._register_builtin_handlers(events_)
 
     def create_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         from aws_mcp_server.adapter import credentials
@@ -220,7 +216,7 @@ def new_driver(
     """
     from aws_mcp_server.adapter import runtime_guards
 
-    emitter = _Emitter()
+    emitter = events.Emitter()
     session = _CallSession(awscli.EnvironmentVariables, event_hooks=emitter)
     session._aws_mcp_endpoint = endpoint_url
     session._aws_mcp_check = client_check
@@ -234,17 +230,17 @@ def new_driver(
         session.set_config_variable("region", region)
     awscli.clidriver._set_user_agent_for_session(session)
     session.set_stream_logger = _no_stream_logger
-    events = session.get_component("event_emitter")
+    hooks = session.get_component("event_emitter")
     # The built-in plugin only: config `[plugins]` would import arbitrary modules.
-    awscli.handlers.awscli_initialize(events)
-    events.unregister("session-initialized", attach_history_handler)
+    awscli.handlers.awscli_initialize(hooks)
+    hooks.unregister("session-initialized", attach_history_handler)
     # awscli would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here.
-    events.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
-    events.register("before-call", _check_token)
-    events.register("before-send", _count_request)
-    events.register_last("top-level-args-parsed", _bound_timeouts)
+    hooks.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+    hooks.register("before-call", _check_token)
+    hooks.register("before-send", _count_request)
+    hooks.register_last("top-level-args-parsed", _bound_timeouts)
     # The local-file and URL guards, first on their events so they run before awscli's loaders.
-    runtime_guards.register(events)
+    runtime_guards.register(hooks)
     driver = awscli.clidriver.CLIDriver(session=session)
     # User aliases can shadow real commands, and `!cmd` aliases run a shell.
     driver._add_aliases = lambda command_table, parser: None

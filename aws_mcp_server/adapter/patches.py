@@ -30,6 +30,7 @@ import awscli.table
 import botocore.client
 import botocore.credentials
 import botocore.endpoint
+import botocore.handlers
 import botocore.hooks
 import botocore.httpsession
 import botocore.regions
@@ -98,8 +99,9 @@ _original_aliaser_init: Callable[..., None] = botocore.hooks.EventAliaser.__init
 
 def _aliaser_init(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
     _original_aliaser_init(self, event_emitter, event_aliases)
-    if event_aliases is None:
-        # Aliasing an event name is a pure function of the name under the default alias table.
+    # Aliasing an event name is a pure function of the name under the default alias table. A
+    # client's aliaser is built with a copy of the session's table (equal, not identical).
+    if event_aliases is None or event_aliases == botocore.hooks.EVENT_ALIASES:
         self._alias_name_cache = _alias_cache
 
 
@@ -307,6 +309,14 @@ def _patch_paramfile_loaders() -> None:
 
 PRIVATE_NAMES: tuple[tuple[Any, str, tuple[str, ...] | None], ...] = (
     (botocore.hooks.HierarchicalEmitter, "_verify_accept_kwargs", ("self", "func")),
+    (botocore.hooks.HierarchicalEmitter, "_register_section", ("self", "event_name", "handler")),
+    (botocore.hooks._PrefixTrie, "append_item", ("self", "key", "value", "section")),
+    (botocore.hooks._PrefixTrie, "prefix_search", ("self", "key")),
+    (botocore.hooks._PrefixTrie, "remove_item", ("self", "key", "value")),
+    (botocore.hooks, "NodeList", None),
+    (botocore.hooks, "EVENT_ALIASES", None),
+    (botocore.session.Session, "_register_builtin_handlers", ("self", "events")),
+    (botocore.handlers, "BUILTIN_HANDLERS", None),
     (botocore.session.Session, "_create_credential_resolver", ("self",)),
     (botocore.session.Session, "get_credentials", ("self",)),
     (botocore.session.Session, "create_client", ("self", "service_name")),
@@ -327,6 +337,10 @@ PRIVATE_NAMES: tuple[tuple[Any, str, tuple[str, ...] | None], ...] = (
 def _check_private_names() -> None:
     for owner, name, params in PRIVATE_NAMES:
         _expect(owner, name, params)
+    # `events.Emitter` replaces the emitter's trie and copies its state: it must hold these.
+    state = set(vars(botocore.hooks.HierarchicalEmitter()))
+    if state != {"_lookup_cache", "_handlers", "_unique_id_handlers"}:
+        raise PatchShapeError(f"botocore's HierarchicalEmitter now holds {sorted(state)}")
     for provider, param in (
         (botocore.credentials.AssumeRoleProvider, "prompter"),
         (botocore.credentials.ProcessProvider, "popen"),
