@@ -209,7 +209,7 @@ def main() -> int:
                          f"{rate:.0f} calls/s = {rate / floor_rate:.2f}x the floor's"))
             if "soak" in skip:
                 return
-            for batch in range(2):
+            for _batch in range(2):
                 for index in range(args.soak):
                     if index % 50 == 49:
                         command, extra = "s3 ls help", {}
@@ -247,7 +247,9 @@ def main() -> int:
                     break
                 except OSError:
                     if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError(f"the HTTP server ({workers} workers) did not start")
+                        raise RuntimeError(
+                            f"the HTTP server ({workers} workers) did not start"
+                        ) from None
                     time.sleep(0.1)
 
             async def go() -> tuple[float, float]:

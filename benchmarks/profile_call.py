@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _moto import MotoProcess, fake_aws_environment  # noqa: E402
+from _moto import MotoProcess, fake_aws_environment
 
-import aws_mcp_server.adapter  # noqa: E402, F401  (awscli before botocore)
+import aws_mcp_server.adapter  # noqa: F401  (awscli before botocore)
 
 WATCH = (
     "__copy__",

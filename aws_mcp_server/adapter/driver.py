@@ -36,7 +36,10 @@ import botocore.tokens
 from awscli.customizations.history import attach_history_handler
 from botocore.config import Config
 
-from aws_mcp_server.adapter import capture, events  # (the package import ran first: awscli, patches)
+from aws_mcp_server.adapter import (  # (the package import ran first: awscli, patches)
+    capture,
+    events,
+)
 from aws_mcp_server.errors import AwsMcpError
 
 # Upper bounds on socket waits, whatever the command asks (`--cli-read-timeout 0` means forever).
@@ -263,10 +266,11 @@ def explain(exc: BaseException) -> str | None:
 WARM_SERVICES = ("s3", "ec2", "sts", "iam", "sqs", "dynamodb", "lambda", "cloudformation", "logs")
 
 
-def warm_up(services: tuple[str, ...] = WARM_SERVICES) -> None:
-    """Parse the models and rulesets most calls need once, then move everything built so far out
-    of the garbage collector's reach: the parsed models are large, long-lived and acyclic-enough
-    that re-scanning them on every full collection was the p95 tail (about 200 ms)."""
+def warm_up(services: tuple[str, ...] = WARM_SERVICES, *, freeze: bool = True) -> None:
+    """Parse the models and rulesets most calls need once, then (with `freeze`, only when no
+    call is running) move everything built so far out of the garbage collector's reach: the
+    parsed models are large, long-lived and acyclic-enough that re-scanning them on every full
+    collection was the p95 tail (about 200 ms)."""
     cli = new_driver()
     session = cli.session
     cli._get_command_table()
@@ -275,5 +279,6 @@ def warm_up(services: tuple[str, ...] = WARM_SERVICES) -> None:
     for service in services:
         session.get_service_model(service)
         _LOADER.load_service_model(service, "endpoint-rule-set-1")
-    gc.collect()
-    gc.freeze()
+    if freeze:
+        gc.collect()
+        gc.freeze()

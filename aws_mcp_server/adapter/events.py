@@ -31,7 +31,7 @@ _FIRST, _MIDDLE, _LAST = 0, 1, 2
 
 
 class _Node:
-    __slots__ = ("children", "values", "owner")
+    __slots__ = ("children", "owner", "values")
 
     def __init__(self, children: dict[str, _Node], values: Any, owner: object) -> None:
         self.children = children
@@ -72,10 +72,7 @@ class CopyOnWriteTrie:
         node = self._root = self._owned(self._root)
         for part in key.split("."):
             child = node.children.get(part)
-            if child is None:
-                child = _Node({}, None, self._token)
-            else:
-                child = self._owned(child)
+            child = _Node({}, None, self._token) if child is None else self._owned(child)
             node.children[part] = child
             node = child
         if node.values is None:
@@ -136,6 +133,9 @@ class CopyOnWriteTrie:
 class Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
     """botocore's emitter over a `CopyOnWriteTrie`, without the per-registration `inspect`
     check (it only guards against handlers that take no **kwargs; ours all do)."""
+
+    _unique_id_handlers: dict[str, dict[str, Any]]
+    _lookup_cache: dict[str, Any]
 
     def __init__(self) -> None:
         super().__init__()
