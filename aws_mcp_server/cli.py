@@ -149,8 +149,10 @@ def _stdio_terminal_behaviour() -> None:
 
 
 def serve(flags: dict[str, object]) -> int:
+    from aws_mcp_server import loading
     from aws_mcp_server.settings import check_startup, load
 
+    loading.tune_allocator()
     try:
         settings = load(flags)
         # Say no now, in one line, rather than at the first call: an unusable workdir or audit

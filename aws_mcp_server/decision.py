@@ -136,7 +136,12 @@ def decide(
     rather than microseconds); use it only where the command is validated again before it runs.
     """
     # awscli loads in the background after the handshake; a decision waits for all of it.
-    loading.wait()
+    try:
+        loading.wait()
+    except loading.LoadError as err:
+        return _decision(
+            text, [], reject("internal:awscli", str(err), fix=loading.LOAD_FIX)
+        )
     from aws_mcp_server.adapter import resolution, validation
 
     argv: list[str] = []

@@ -527,9 +527,11 @@ class _WorkersConfig(uvicorn.Config):
 def worker_app() -> Starlette:
     """The app of one worker process (uvicorn's factory): its own MCP server, engine and
     awscli, loaded at once (the worker has no handshake to wait for)."""
+    from aws_mcp_server import loading
     from aws_mcp_server.cli import configure_logging
     from aws_mcp_server.server import build_server, preload
 
+    loading.tune_allocator()
     settings = _worker_settings
     if settings is None:
         raise RuntimeError("worker_app is started by run_http_workers, with its settings")

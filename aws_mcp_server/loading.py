@@ -17,13 +17,25 @@ no call is running, moves what it built out of the garbage collector's reach (`g
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+class LoadError(RuntimeError):
+    """awscli (or a patch of it) could not be loaded: nothing can run."""
+
+
+LOAD_FIX = (
+    "Reinstall aws-mcp-server with the awscli version it declares (pip install --force-reinstall "
+    "awscli-mcp-server), then restart the server; the server log has the details."
+)
 
 _lock = threading.Lock()
 _done = threading.Event()
@@ -61,7 +73,7 @@ def _load() -> None:
         )
     except BaseException as exc:  # reported to every waiter, never lost with the thread
         _error = exc
-        log.exception("loading awscli failed")
+        log.error("loading awscli failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
     finally:
         _done.set()
 
@@ -88,7 +100,7 @@ def wait() -> None:
     `start()` came first."""
     if _done.is_set():
         if _error is not None:
-            raise RuntimeError(f"awscli could not be loaded: {_error}") from _error
+            raise LoadError(f"awscli could not be loaded: {_error}") from _error
         return
     global _started
     with _lock:
@@ -98,7 +110,7 @@ def wait() -> None:
         _load()
     _done.wait()
     if _error is not None:
-        raise RuntimeError(f"awscli could not be loaded: {_error}") from _error
+        raise LoadError(f"awscli could not be loaded: {_error}") from _error
 
 
 def loaded() -> bool:
@@ -135,7 +147,42 @@ def warm(idle: Callable[[], bool] | None = None) -> None:
         gc.collect()
         if idle():
             gc.freeze()
+        release_memory()
     _warmed.set()
+
+
+_M_ARENA_MAX = -8
+"""glibc's mallopt parameter for the most malloc arenas (mallopt(3))."""
+
+SERVER_ARENAS = 2
+"""Arenas for the server process. glibc gives each new thread an arena of its own, up to eight
+per core; every call runs on a fresh thread, and its garbage left spread over many arenas kept
+resident memory about 6 MB higher than two arenas do, for no measurable speed."""
+
+
+def _glibc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # By its soname: ctypes.util.find_library would run ldconfig in a subprocess.
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+def tune_allocator() -> bool:
+    """Limit malloc arenas for this process (glibc only; elsewhere nothing changes). Call it at
+    start-up, before threads allocate. True when the limit was set."""
+    libc = _glibc()
+    return bool(libc is not None and libc.mallopt(_M_ARENA_MAX, SERVER_ARENAS) == 1)
+
+
+def release_memory() -> None:
+    """Give free heap pages back to the system (glibc's malloc_trim; elsewhere nothing)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def warmed(timeout: float | None = None) -> bool:

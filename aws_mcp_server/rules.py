@@ -86,6 +86,7 @@ RULES: dict[str, str] = {
     "credentials:no-region": "no region for the profile",
     "engine:max-concurrency": "too many commands running",
     "internal:bug": "a bug in aws-mcp-server (the command is refused, never run)",
+    "internal:awscli": "the installed awscli could not be loaded (every command is refused)",
     # start-up (settings.py, http.py, sandbox.py): `settings:<setting>` for each setting
     "settings:unknown": "a setting the server does not have",
     "http:remote-bind": "a non-loopback HTTP bind without a token or --allow-remote",

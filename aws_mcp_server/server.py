@@ -528,7 +528,8 @@ class Tools:
         _note(profile=profile, region=region)
         # The tool's own region wins over a --region in the command (the plan puts it last).
         decision = decide(command, self.settings, validate=validate, region=region)
-        self.engine  # noqa: B018  (made here, on a worker thread, not by the event loop)
+        if loading.loaded():
+            self.engine  # noqa: B018  (made here, on a worker thread, not by the event loop)
         use_profile: str | None = None
         use_region: str | None = None
         if decision.plan is None or not decision.plan.is_help:

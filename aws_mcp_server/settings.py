@@ -33,7 +33,7 @@ person to read the question, short enough that an old answer cannot be brought b
 MAX_REQUEST_STATE_TTL = 3600.0
 
 MAX_WORKERS = 64
-"""Most HTTP worker processes (`--workers`); each loads its own awscli (about 100 MB)."""
+"""Most HTTP worker processes (`--workers`); each loads its own awscli (about 150 MB resident)."""
 
 DEFAULT_OUTPUT_CAP = 100_000
 """Bytes of command output handed to the model: about 25k tokens, a quarter of a small context."""

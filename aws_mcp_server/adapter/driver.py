@@ -19,11 +19,14 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Hashable
 from typing import Any
 from urllib.parse import urlsplit
 
 import awscli
+import awscli.argparser
+import awscli.arguments
 import awscli.clidriver
 import awscli.handlers
 import botocore
@@ -49,6 +52,16 @@ MAX_READ_TIMEOUT = 60
 
 _DATA_PATH = botocore.session.Session().get_config_variable("data_path")
 _LOADER = botocore.loaders.create_loader(_DATA_PATH)
+_list_available_services = _LOADER.list_available_services
+
+
+def _listed_services(type_name: str) -> Any:
+    # The loader caches the listing (about 430 directory reads) by how it was called: awscli
+    # passes type_name by keyword, botocore by position, so it was listed twice. One spelling.
+    return _list_available_services(type_name)
+
+
+_LOADER.list_available_services = _listed_services
 
 
 def load_data(name: str) -> Any:
@@ -191,6 +204,82 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
         return current
 
 
+class _MainParsers:
+    """awscli's top-level parser (global options and the command name), built once per shape.
+
+    awscli builds it on every call from the command table and the global argument table (about
+    0.9 ms). It is pure syntax: each global option's argparse spec (all of them awscli's
+    `CustomArgument`, whose `add_to_parser` uses exactly the attributes in the key), the command
+    names as choices, the version text. Parsing reads it and never changes it, so calls with
+    the same shape share one; the command names come from a copy of the names alone, never from
+    a call's command objects. Any other kind of global argument, or a value that cannot be part
+    of a key, gets a parser of its own, as before.
+    """
+
+    LIMIT = 8
+
+    def __init__(self) -> None:
+        self._parsers: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(command_table: Any, argument_table: Any, version: str, description: Any) -> Any:
+        specs = []
+        for name, argument in argument_table.items():
+            if type(argument) is not awscli.arguments.CustomArgument:
+                return None
+            choices = argument._choices
+            specs.append((
+                name, argument.cli_name, argument._dest, argument._action, argument._default,
+                tuple(choices) if choices else None, argument._required, argument._nargs,
+                argument._const,
+            ))
+        key = (tuple(command_table), tuple(specs), version, description)
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def get(self, key: Any, build: Callable[[], Any]) -> Any:
+        parser = self._parsers.get(key)
+        if parser is None:
+            with self._lock:
+                parser = self._parsers.get(key)
+                if parser is None:
+                    parser = build()
+                    if len(self._parsers) >= self.LIMIT:
+                        self._parsers.pop(next(iter(self._parsers)))
+                    self._parsers[key] = parser
+        return parser
+
+
+MAIN_PARSERS = _MainParsers()
+
+
+class _CallDriver(awscli.clidriver.CLIDriver):  # type: ignore[misc]
+    """awscli's CLIDriver, with its top-level parser shared between calls of the same shape
+    (see `_MainParsers`); everything else is per driver, as in awscli."""
+
+    def _create_parser(self, command_table: Any) -> Any:
+        # As awscli's: the help command goes into this call's own table.
+        command_table["help"] = self.create_help_command()
+        description = self._get_cli_data().get("description", None)
+        arguments = self._get_argument_table()
+        version = self.session.user_agent()
+        key = MAIN_PARSERS.key(command_table, arguments, version, description)
+
+        def build(table: Any = command_table) -> Any:
+            return awscli.argparser.MainArgParser(
+                table, version, description, arguments, prog="aws"
+            )
+
+        if key is None:
+            return build()
+        # The shared parser's choices are the names alone, not this call's command objects.
+        return MAIN_PARSERS.get(key, lambda: build(dict.fromkeys(command_table)))
+
+
 def _service_endpoint_configured(service_name: str) -> bool:
     """True when the environment names an endpoint for this one service
     (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO`...): the user's choice beats the server-wide
@@ -244,7 +333,7 @@ def new_driver(
     hooks.register_last("top-level-args-parsed", _bound_timeouts)
     # The local-file and URL guards, first on their events so they run before awscli's loaders.
     runtime_guards.register(hooks)
-    driver = awscli.clidriver.CLIDriver(session=session)
+    driver = _CallDriver(session=session)
     # User aliases can shadow real commands, and `!cmd` aliases run a shell.
     driver._add_aliases = lambda command_table, parser: None
     return driver

@@ -107,3 +107,26 @@ def test_decisions_racing_the_background_load_all_see_it_complete(
         "s3 mb s3://x": "write",
     }
     assert len(seen["verdicts"]) == 8  # type: ignore[arg-type]
+
+
+_BROKEN = r"""
+import sys
+sys.modules["awscli"] = None  # as if the installed awscli could not be imported
+from aws_mcp_server.cli import main
+raise SystemExit(main(["classify", "s3 ls"]))
+"""
+
+
+def test_an_awscli_that_cannot_load_refuses_each_command_with_the_reason(
+    aws_files: AwsFiles, tmp_path: Path
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **aws_files.environ}
+    proc = subprocess.run(
+        [sys.executable, "-c", _BROKEN], capture_output=True, text=True, env=env,
+        cwd=str(tmp_path), timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["verdict"] == "reject" and answer["rule"] == "internal:awscli"
+    assert "awscli could not be loaded" in answer["reason"] and "Reinstall" in answer["fix"]
+    assert "Traceback" not in proc.stderr

@@ -122,3 +122,16 @@ def test_worker_processes_share_their_claims_on_answered_confirmations(tmp_path:
     assert first.claim("b" * 64) is True
     alone = _SpentStates(60)
     assert alone.claim("a" * 64) is True  # no directory: this process's memory only
+
+
+def test_the_server_limits_malloc_arenas_where_glibc_allows_it() -> None:
+    """Every call runs on a fresh thread; glibc would give each its own arena (see
+    loading.SERVER_ARENAS). On glibc the limit is set; elsewhere nothing is touched."""
+    import sys
+
+    from aws_mcp_server import loading
+
+    assert loading.tune_allocator() is (loading._glibc() is not None)
+    if sys.platform.startswith("linux") and loading._glibc() is not None:
+        assert loading.tune_allocator() is True
+    loading.release_memory()  # returns free pages; never fails
