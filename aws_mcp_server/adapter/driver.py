@@ -16,6 +16,7 @@ the session creates goes to the call's endpoint and is checked against the serve
 
 from __future__ import annotations
 
+import copy
 import gc
 import os
 import sys
@@ -124,6 +125,52 @@ def _no_stream_logger(*args: Any, **kwargs: Any) -> None:
 _CREDENTIAL_MODULES = frozenset({botocore.credentials.__name__, botocore.tokens.__name__})
 
 
+class _ParsedConfigs:
+    """The config and credentials files as botocore parsed them, by the files' version.
+
+    Every call's session parses both files (configparser, about half a millisecond) the first
+    time anything reads its configuration. The parse is a function of the two files' contents:
+    keyed by each file's expanded path, modification time (ns) and size, as the shared
+    credentials are (see `credentials.credentials_key`), so a changed file is parsed afresh.
+    Each session gets a deep copy: nothing one call changes in its configuration reaches another.
+    """
+
+    LIMIT = 8
+
+    def __init__(self) -> None:
+        self._parsed: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(config_file: Any, credentials_file: Any) -> Hashable:
+        def version(path: Any) -> Hashable:
+            if not isinstance(path, str):
+                return (path,)
+            expanded = os.path.expanduser(os.path.expandvars(path))
+            try:
+                stat = os.stat(expanded)
+            except OSError:
+                return (expanded, None)
+            return (expanded, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+        return (version(config_file), version(credentials_file))
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            found = self._parsed.get(key)
+        return copy.deepcopy(found) if found is not None else None
+
+    def put(self, key: Hashable, parsed: Any) -> None:
+        kept = copy.deepcopy(parsed)
+        with self._lock:
+            if len(self._parsed) >= self.LIMIT:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[key] = kept
+
+
+PARSED_CONFIGS = _ParsedConfigs()
+
+
 class _CallSession(botocore.session.Session):  # type: ignore[misc]
     """One call's session: every client it creates goes to the call's endpoint and is checked.
 
@@ -134,6 +181,24 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
 
     _aws_mcp_endpoint: str | None = None
     _aws_mcp_check: Callable[[str], None] | None = None
+    _config: Any
+
+    @property
+    def full_config(self) -> Any:
+        """botocore's parse of the config and credentials files, parsed once per version of
+        the two files (see `_ParsedConfigs`); each session gets its own deep copy."""
+        if self._config is None:
+            key = _ParsedConfigs.key(
+                self.get_config_variable("config_file"),
+                self.get_config_variable("credentials_file"),
+            )
+            cached = PARSED_CONFIGS.get(key)
+            if cached is None:
+                parsed = super().full_config
+                PARSED_CONFIGS.put(key, parsed)
+            else:
+                self._config = cached
+        return self._config
 
     def _register_builtin_handlers(self, events_: Any) -> None:
         # botocore's built-in handlers, as one copy of the tree they make (see `events`).

@@ -330,6 +330,7 @@ PRIVATE_NAMES: tuple[tuple[Any, str, tuple[str, ...] | None], ...] = (
     (botocore.session.Session, "get_credentials", ("self",)),
     (botocore.session.Session, "create_client", ("self", "service_name")),
     (botocore.session.Session, "set_stream_logger", None),
+    (botocore.session.Session, "full_config", None),
     (awscli.clidriver.CLIDriver, "_add_aliases", ("self", "command_table", "parser")),
     (awscli.clidriver.CLIDriver, "_get_command_table", ("self",)),
     (awscli.clidriver.CLIDriver, "_create_parser", ("self", "command_table")),
@@ -371,6 +372,11 @@ def _check_private_names() -> None:
                 f"{function.__qualname__} now reads {sorted(extra)}: the shared top-level "
                 "parser's key (adapter/driver.py) no longer covers it"
             )
+    # `driver._ParsedConfigs` stands in for botocore's parse, which it keeps in `_config`.
+    full_config = getattr(botocore.session.Session, "full_config", None)
+    getter = full_config.fget if isinstance(full_config, property) else None
+    if getter is None or "_config" not in getter.__code__.co_names:
+        raise PatchShapeError("botocore's Session.full_config no longer keeps its parse in _config")
     sections = (botocore.hooks._FIRST, botocore.hooks._MIDDLE, botocore.hooks._LAST)
     if sections != (0, 1, 2):
         raise PatchShapeError(f"botocore's handler sections are now {sections}, not (0, 1, 2)")

@@ -92,3 +92,37 @@ def test_concurrent_parses_on_the_shared_parser_do_not_mix() -> None:
     assert errors == []
     assert results[0][0]["region"] == "eu-west-1" and results[1][0]["profile"] == "alt"
     assert results[5] == results[0]  # same argv, same answer, whichever thread
+
+
+def test_sessions_share_the_parse_of_unchanged_config_files_never_the_dict(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """The config and credentials files are parsed once per version of both (driver
+    `_ParsedConfigs`); each session still gets a configuration of its own, and a changed file
+    is read afresh."""
+    import os
+
+    config, keys = tmp_path / "config", tmp_path / "credentials"
+    config.write_text("[default]\nregion = eu-west-1\n[profile alt]\nregion = us-west-2\n")
+    keys.write_text("[default]\naws_access_key_id = AKIAONE\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(keys))
+    first = driver.new_driver().session.full_config
+    second_session = driver.new_driver("alt").session
+    second = second_session.full_config
+    assert first == second and first is not second
+    assert first["profiles"]["default"]["region"] == "eu-west-1"
+    assert first["profiles"]["default"]["aws_access_key_id"] == "AKIAONE"
+    first["profiles"]["default"]["region"] = "changed-by-one-call"
+    assert driver.new_driver().session.full_config["profiles"]["default"]["region"] == "eu-west-1"
+    assert second_session.get_scoped_config()["region"] == "us-west-2"
+    # A changed file (a new modification time) is parsed afresh.
+    config.write_text("[default]\nregion = ap-south-1\n[profile alt]\nregion = us-west-2\n")
+    stat = os.stat(config)
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert driver.new_driver().session.full_config["profiles"]["default"]["region"] == "ap-south-1"
+    # Another file is another entry.
+    other = tmp_path / "other-config"
+    other.write_text("[default]\nregion = sa-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(other))
+    assert driver.new_driver().session.full_config["profiles"]["default"]["region"] == "sa-east-1"
