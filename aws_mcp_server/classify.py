@@ -93,10 +93,6 @@ def leading_verb(operation_name: str) -> str:
     return str(words[0]) if words else ""
 
 
-def is_mutating_name(operation_name: str) -> bool:
-    return leading_verb(operation_name) in MUTATING_VERBS
-
-
 # --- curated data ------------------------------------------------------------------------------
 
 

@@ -53,10 +53,6 @@ class Decision:
     Only the write tool runs it (clients gate that tool; `--confirm-writes` asks the user)."""
 
     @property
-    def is_read(self) -> bool:
-        return self.verdict == "read"
-
-    @property
     def tools(self) -> tuple[str, ...]:
         """The tools that would run this command."""
         if self.verdict == "reject":

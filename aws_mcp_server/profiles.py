@@ -16,8 +16,6 @@ from pathlib import Path
 
 from aws_mcp_server.errors import ProfileError
 
-KINDS = ("static-keys", "sso", "assume-role", "web-identity", "credential-process", "config-only")
-
 
 @dataclass(frozen=True)
 class Profile:

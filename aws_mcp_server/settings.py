@@ -295,7 +295,6 @@ OPTIONS: tuple[Option, ...] = (
 )
 """Every setting. A field of `Settings` without an entry here cannot be set from outside."""
 
-ENVIRONMENT_VARIABLES = {option.field: option.env for option in OPTIONS}
 _BY_FIELD = {option.field: option for option in OPTIONS}
 
 

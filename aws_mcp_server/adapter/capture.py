@@ -6,9 +6,10 @@ concurrent calls and leaves `sys.stdout` pointing at a dead buffer. Instead, `in
 the three streams once with proxies that look up the *current thread's* call context. Threads
 started while a call runs (s3 transfers print from their own threads) inherit its context.
 
-Outside a call the proxies fall back to real streams. On stdio the server sets the stdout
-fallback to stderr: stdout is the protocol channel and only the transport writes there, through
-the real stream it holds.
+Outside a call the proxies fall back to the real streams. On stdio the server puts the real
+`sys.stdout`/`sys.stdin` back before the transport starts (`restore_real_streams`): the transport
+claims file descriptors 0 and 1, serves the protocol from private duplicates and points fd 1 at
+stderr, so a stray write by anyone misses the wire; inside a call the proxies are back in place.
 """
 
 from __future__ import annotations
@@ -97,9 +98,6 @@ class Output:
         with self._lock:
             return bytes(self._data)
 
-    @property
-    def clipped(self) -> bool:
-        return self.size > len(self._data)
 
 
 class CallContext:
@@ -252,24 +250,6 @@ _real_stdout: Any = None
 _real_stderr: Any = None
 _real_stdin: Any = None
 _stdout_proxy: _TextOut | None = None
-_stdout_fallback: Any = None
-
-
-def real_stdout() -> Any:
-    """The process's real stdout, for the one writer allowed on it (the stdio transport)."""
-    return _real_stdout if _real_stdout is not None else sys.stdout
-
-
-def real_stdin() -> Any:
-    return _real_stdin if _real_stdin is not None else sys.stdin
-
-
-def set_stdout_fallback(stream: IO[str]) -> None:
-    """Where writes to `sys.stdout` go outside a call (the server points it at stderr on stdio)."""
-    global _stdout_fallback
-    _stdout_fallback = stream
-    if _stdout_proxy is not None:
-        _stdout_proxy.fallback = stream
 
 
 def install() -> None:
@@ -289,8 +269,7 @@ def install() -> None:
     with _lock:
         if not isinstance(sys.stdout, _TextOut):
             _real_stdout = sys.stdout
-            fallback = _stdout_fallback if _stdout_fallback is not None else _real_stdout
-            _stdout_proxy = _TextOut("stdout", fallback)
+            _stdout_proxy = _TextOut("stdout", _real_stdout)
             sys.stdout = _stdout_proxy
         if not isinstance(sys.stderr, _TextOut):
             _real_stderr = sys.stderr

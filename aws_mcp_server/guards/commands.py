@@ -113,25 +113,6 @@ BLOCKED: tuple[Blocked, ...] = (
 )
 
 
-def _blocked_object(resolved: Resolved) -> Verdict | None:
-    """A blocked command recognised by the command object awscli resolved, whatever path reached
-    it: awscli hangs CodeDeploy's `register`, `install` and `uninstall` under every command named
-    `deploy`, so `cloudformation deploy ... register` runs `deploy register`."""
-    marks = awscli_facts()["blocked_classes"]
-    operation = f"operation:{resolved.botocore_service}.{resolved.operation_name}"
-    for entry in BLOCKED:
-        mark = marks.get(" ".join(entry.path))
-        if mark is None:
-            continue
-        if mark == operation or mark in resolved.command_classes:
-            reason = entry.reason
-            if resolved.command_path[: len(entry.path)] != entry.path:
-                reason += f" (`{resolved.command_name}` runs it)"
-            return reject(entry.rule, reason, service=resolved.service, fix=entry.fix)
-    return None
-
-
-
 def blocked(resolved: Resolved) -> Verdict | None:
     """A blocked command, recognised by the command object awscli resolved (or, for a blocked
     command this awscli does not have, by its words)."""
