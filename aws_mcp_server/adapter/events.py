@@ -208,22 +208,34 @@ class _BuiltinRegistrar:
 
 
 _template: Emitter | None = None
+_template_specs: list[tuple[Any, ...]] = []
 _template_lock = threading.Lock()
 
 
 def builtin_template() -> Emitter:
-    """An emitter holding exactly what botocore registers in every new session: built once by
+    """An emitter holding exactly what botocore registers in every new session: built by
     botocore's own `Session._register_builtin_handlers`, never registered on afterwards (calls
-    take copies)."""
-    global _template
-    if _template is None:
+    take copies), and built again whenever `BUILTIN_HANDLERS` changed since (a library may
+    append to it: moto adds its request stubber when it is imported)."""
+    global _template, _template_specs
+    current = botocore.handlers.BUILTIN_HANDLERS
+    template = _template
+    if template is None or not _same(current, _template_specs):
         with _template_lock:
-            if _template is None:
+            if _template is None or not _same(current, _template_specs):
+                specs = list(current)
                 emitter = Emitter()
                 registrar = _BuiltinRegistrar(emitter)
                 botocore.session.Session._register_builtin_handlers(registrar, registrar._events)
-                _template = emitter
-    return _template
+                _template, _template_specs = emitter, specs
+            template = _template
+    return template
+
+
+def _same(current: list[tuple[Any, ...]], snapshot: list[tuple[Any, ...]]) -> bool:
+    return len(current) == len(snapshot) and all(
+        a is b for a, b in zip(current, snapshot, strict=True)
+    )
 
 
 def builtin_handlers_specs() -> list[tuple[Any, ...]]:

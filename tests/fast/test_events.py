@@ -154,3 +154,22 @@ def test_the_trie_interface_is_botocores(name: str) -> None:
     stock = list(inspect.signature(getattr(botocore.hooks._PrefixTrie, name)).parameters)
     mine = list(inspect.signature(getattr(events.CopyOnWriteTrie, name)).parameters)
     assert mine == stock
+
+
+def test_a_handler_appended_to_botocores_builtins_reaches_the_next_session() -> None:
+    """botocore reads BUILTIN_HANDLERS afresh for every session, and libraries append to it
+    (moto's stubber): the template follows the list, as a stock session would."""
+    import botocore.handlers
+
+    def appended(**kwargs: Any) -> None:
+        return None
+
+    driver.new_driver()
+    botocore.handlers.BUILTIN_HANDLERS.append(("before-send", appended))
+    try:
+        session = driver.new_driver().session
+        assert appended in session._events._emitter._handlers.prefix_search("before-send.s3")
+    finally:
+        botocore.handlers.BUILTIN_HANDLERS.remove(("before-send", appended))
+    session = driver.new_driver().session
+    assert appended not in session._events._emitter._handlers.prefix_search("before-send.s3")
