@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -58,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
     # Always the real stderr: on stdio, stdout is the protocol channel.
     handler = logging.StreamHandler(sys.__stderr__)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -150,8 +149,10 @@ def _stdio_terminal_behaviour() -> None:
 
 
 def serve(flags: dict[str, object]) -> int:
+    from aws_mcp_server import loading
     from aws_mcp_server.settings import check_startup, load
 
+    loading.tune_allocator()
     try:
         settings = load(flags)
         # Say no now, in one line, rather than at the first call: an unusable workdir or audit
@@ -164,7 +165,7 @@ def serve(flags: dict[str, object]) -> int:
     except ConfigError as err:
         print(f"aws-mcp-server: {err}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     sandbox_endpoint = None
     try:
         if settings.sandbox:
@@ -190,22 +191,30 @@ def serve(flags: dict[str, object]) -> int:
         # Relative paths in commands mean "in the workdir": classification rewrites them, and the
         # process works there too, so that awscli resolves any it opens itself the same way.
         os.chdir(settings.workdir)
-        from aws_mcp_server.engine import Engine
+        if settings.transport == "http" and settings.workers > 1:
+            from aws_mcp_server.http import run_http_workers
+
+            # Each worker process builds its own server; this one only supervises them.
+            run_http_workers(settings)
+            return 0
         from aws_mcp_server.server import build_server
 
-        engine = Engine(settings)
-        server = build_server(settings, engine, sandbox_endpoint=sandbox_endpoint)
-        threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()
+        # No engine yet: awscli loads in the background once the first request is answered
+        # (see `loading`), so the handshake does not wait for it.
+        server = build_server(settings, sandbox_endpoint=sandbox_endpoint)
         if settings.transport == "http":
             from aws_mcp_server.http import run_http
+            from aws_mcp_server.server import preload
 
+            # No handshake to wait for on HTTP: load now, before the first request.
+            preload(server)
             run_http(settings, server)
         else:
             import anyio
 
-            from aws_mcp_server.adapter import capture
-
-            capture.restore_real_streams()
+            capture = sys.modules.get("aws_mcp_server.adapter.capture")
+            if capture is not None:  # --sandbox loaded the adapter (and its stream proxies)
+                capture.restore_real_streams()
             _stdio_terminal_behaviour()
             anyio.run(server.run_stdio_async)
     except AwsMcpError as err:

@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from aws_mcp_server import guards
-from aws_mcp_server.adapter import resolution, validation
+from aws_mcp_server import guards, loading
 from aws_mcp_server.classify import classify
 from aws_mcp_server.errors import AwsMcpError, ConfigError, ValidationError
 from aws_mcp_server.guards import commands, endpoints, modes, paths, plan, tokens
@@ -132,6 +131,15 @@ def decide(
     `validate=False` skips botocore's request validation (the one step that costs milliseconds
     rather than microseconds); use it only where the command is validated again before it runs.
     """
+    # awscli loads in the background after the handshake; a decision waits for all of it.
+    try:
+        loading.wait()
+    except loading.LoadError as err:
+        return _decision(
+            text, [], reject("internal:awscli", str(err), fix=loading.LOAD_FIX)
+        )
+    from aws_mcp_server.adapter import resolution, validation
+
     argv: list[str] = []
     resolved: Resolved | None = None
     try:

@@ -21,17 +21,23 @@ This module only wires them together and decides the safety settings.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hmac
 import importlib.metadata
 import ipaddress
 import json
 import logging
+import secrets
+import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvicorn.supervisors
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
@@ -367,9 +373,31 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
                 "version": __version__,
                 "awscli": AWSCLI_VERSION,
                 "stateless": settings.stateless,
+                "workers": settings.workers,
             }
         )
 
+    async def one_process_only(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": "the legacy SSE transport keeps its session in one process, and this "
+                f"server runs {settings.workers} worker processes (--workers): the messages of "
+                "a stream could reach another one",
+                "fix": f"Use streamable HTTP at {MCP_PATH} or plain JSON-RPC with POST /; or run "
+                "the server with --workers 1.",
+            },
+            status_code=501,
+        )
+
+    sse_routes = [
+        Route(SSE_PATH, guarded(_SseEndpoint(sse, lowlevel)), methods=["GET"]),
+        Route(SSE_MESSAGES_PATH, guarded(_Asgi(sse.handle_post_message)), methods=["POST"]),
+    ]
+    if settings.workers > 1:
+        sse_routes = [
+            Route(SSE_PATH, one_process_only, methods=["GET"]),
+            Route(SSE_MESSAGES_PATH, one_process_only, methods=["POST"]),
+        ]
     routes = [
         Route("/health", health, methods=["GET"]),
         Route(
@@ -383,8 +411,7 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
             ),
             methods=["POST"],
         ),
-        Route(SSE_PATH, guarded(_SseEndpoint(sse, lowlevel)), methods=["GET"]),
-        Route(SSE_MESSAGES_PATH, guarded(_Asgi(sse.handle_post_message)), methods=["POST"]),
+        *sse_routes,
     ]
     middleware = []
     if settings.auth_token:
@@ -442,9 +469,7 @@ def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
     )
 
 
-def run_http(settings: Settings, server: MCPServer) -> None:
-    """Serve until SIGINT/SIGTERM; raises ConfigError for an unsafe bind before listening."""
-    check_bind(settings)
+def _startup_warnings(settings: Settings) -> None:
     if not is_loopback(settings.host):
         if settings.auth_token:
             log.warning(
@@ -457,13 +482,92 @@ def run_http(settings: Settings, server: MCPServer) -> None:
         log.warning(
             "--stateless --confirm-writes without --request-state-keys "
             "(AWS_MCP_REQUEST_STATE_KEYS): a pending confirmation is sealed with a key only this "
-            "process knows, so an answer that reaches another replica is refused. With more than "
+            "server knows, so an answer that reaches another replica is refused. With more than "
             "one replica, give them all the same key (see docs/http.md)."
         )
     log.info(
-        "HTTP on http://%s:%s (streamable HTTP %s%s, plain JSON-RPC /, SSE %s)%s",
+        "HTTP on http://%s:%s (streamable HTTP %s%s, plain JSON-RPC /, SSE %s)%s%s",
         _host_header_form(settings.host), settings.port, MCP_PATH,
-        " stateless" if settings.stateless else "", SSE_PATH,
+        " stateless" if settings.stateless else "",
+        SSE_PATH if settings.workers == 1 else "off",
         "; bearer token required" if settings.auth_token else "",
+        f"; {settings.workers} worker processes" if settings.workers > 1 else "",
     )
+
+
+def run_http(settings: Settings, server: MCPServer) -> None:
+    """Serve until SIGINT/SIGTERM; raises ConfigError for an unsafe bind before listening."""
+    check_bind(settings)
+    _startup_warnings(settings)
     uvicorn.Server(uvicorn_config(settings, build_app(settings, server))).run()
+
+
+# --- several worker processes on one port (--workers N, with --stateless) -------------------
+
+_worker_settings: Settings | None = None
+_worker_claims: str | None = None
+
+
+class _WorkersConfig(uvicorn.Config):
+    """uvicorn's configuration, carrying our Settings to each worker process (the config is
+    what uvicorn hands a spawned worker); there it builds the app from them."""
+
+    def __init__(self, settings: Settings, claims: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.aws_mcp_settings = settings
+        self.aws_mcp_claims = claims
+
+    def load(self) -> None:
+        global _worker_settings, _worker_claims
+        _worker_settings = self.aws_mcp_settings
+        _worker_claims = self.aws_mcp_claims
+        super().load()
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process (uvicorn's factory): its own MCP server, engine and
+    awscli, loaded at once (the worker has no handshake to wait for)."""
+    from aws_mcp_server import loading
+    from aws_mcp_server.cli import configure_logging
+    from aws_mcp_server.server import build_server, preload
+
+    loading.tune_allocator()
+    settings = _worker_settings
+    if settings is None:
+        raise RuntimeError("worker_app is started by run_http_workers, with its settings")
+    configure_logging(settings.log_level)
+    claims = Path(_worker_claims) if _worker_claims else None
+    server = build_server(settings, claims=claims)
+    preload(server)
+    return build_app(settings, server)
+
+
+def run_http_workers(settings: Settings) -> None:
+    """`--workers N` (N > 1, with --stateless): uvicorn binds the port once and serves it from N
+    worker processes, each a whole server (its engine, awscli and calls of its own). Every
+    request stands alone (stateless), so any worker can answer any request.
+
+    Pending confirmations (2026-07-28) are sealed with a key every worker knows (the given
+    `--request-state-keys`, or one made here for this server's lifetime), and the answers acted
+    on are claimed in one directory, so that a replayed answer is refused by every worker."""
+    check_bind(settings)
+    if settings.confirm_writes and not settings.request_state_keys:
+        settings = settings.replace(request_state_keys=(secrets.token_hex(32),))
+    _startup_warnings(settings)
+    claims = tempfile.mkdtemp(prefix="aws-mcp-claims-")
+    atexit.register(shutil.rmtree, claims, True)
+    config = _WorkersConfig(
+        settings,
+        claims,
+        app="aws_mcp_server.http:worker_app",
+        factory=True,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_config=_log_config(settings.log_level),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        server_header=False,
+    )
+    sock = config.bind_socket()
+    uvicorn.supervisors.Multiprocess(config, sockets=[sock]).run()

@@ -20,9 +20,10 @@ import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_mcp_server.adapter.output_facts import OutputFacts
+if TYPE_CHECKING:
+    from aws_mcp_server.adapter.output_facts import OutputFacts
 
 log = logging.getLogger(__name__)
 

@@ -89,6 +89,7 @@ RULES: dict[str, str] = {
     "engine:max-concurrency": "too many commands running",
     "audit:unwritable": "the --audit-log cannot be written: nothing runs unaudited",
     "internal:bug": "a bug in aws-mcp-server (the command is refused, never run)",
+    "internal:awscli": "the installed awscli could not be loaded (every command is refused)",
     # start-up (settings.py, http.py, sandbox.py): `settings:<setting>` for each setting
     "settings:unknown": "a setting the server does not have",
     "http:remote-bind": "a non-loopback HTTP bind without a token or --allow-remote",

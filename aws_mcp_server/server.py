@@ -10,6 +10,7 @@ failed command is `isError` with text a model can act on; nothing here raises pa
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import functools
@@ -26,7 +27,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import anyio.to_thread
@@ -58,13 +60,15 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from aws_mcp_server import __version__, narrowing, profiles
-from aws_mcp_server.adapter.output_facts import operation_facts
+from aws_mcp_server import __version__, loading, narrowing, profiles
 from aws_mcp_server.decision import Decision, decide
-from aws_mcp_server.engine import Engine, RunResult
 from aws_mcp_server.errors import AwsMcpError, EngineError
 from aws_mcp_server.guards import endpoints
 from aws_mcp_server.settings import Settings
+
+if TYPE_CHECKING:
+    # The engine imports awscli; the handshake needs none of it (see `loading`).
+    from aws_mcp_server.engine import Engine, RunResult
 
 log = logging.getLogger("aws_mcp_server")
 
@@ -177,17 +181,21 @@ class _SpentStates:
 
     The SDK binds a sealed state to the tool, its arguments and an expiry, but the same state and
     answer sent twice within the TTL would run twice. Each state is remembered here for as long as
-    any replica could still accept it, and refused the second time. Only this process's memory:
-    another replica has not seen it (see docs/http.md).
+    any replica could still accept it, and refused the second time. Only this process's memory
+    (another replica has not seen it, see docs/http.md), unless `directory` is given: then the
+    worker processes of one server (`--workers`) share their claims there, one file per digest.
     """
 
-    def __init__(self, lifetime: float) -> None:
+    def __init__(self, lifetime: float, directory: Path | None = None) -> None:
         self.lifetime = lifetime
+        self.directory = directory
         self._until: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def claim(self, digest: str) -> bool:
         """True the first time `digest` is claimed within its lifetime, False after."""
+        if self.directory is not None:
+            return self._claim_shared(self.directory, digest)
         now = time.monotonic()
         with self._lock:
             for old in [d for d, until in self._until.items() if until <= now]:
@@ -196,6 +204,21 @@ class _SpentStates:
                 return False
             self._until[digest] = now + self.lifetime
             return True
+
+    def _claim_shared(self, directory: Path, digest: str) -> bool:
+        # Creating a file with O_EXCL succeeds in exactly one process; claims older than their
+        # lifetime are dropped first, as in memory.
+        now = time.time()
+        with self._lock, os.scandir(directory) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime + self.lifetime <= now:
+                        os.unlink(entry.path)
+        try:
+            os.close(os.open(directory / digest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return False
+        return True
 
 
 @dataclass
@@ -421,6 +444,8 @@ def _truncation_note(
     items = None
     if cut is not None and cut.complete_items is not None and full is not None:
         items = narrowing.item_count(full.decode("utf-8", "replace"), cut.path)
+    from aws_mcp_server.adapter.output_facts import operation_facts
+
     facts = operation_facts(tuple(path)) if resolved and not resolved.is_custom else None
     name = resolved.command_name if resolved is not None else "aws"
     queried = resolved is not None and resolved.global_options.get("query") is not None
@@ -488,14 +513,39 @@ def _format(
 class Tools:
     """The tool bodies, over one Settings and one Engine."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, claims: Path | None = None
+    ) -> None:
         self.settings = settings
-        self.engine = engine
+        self._engine = engine
+        self._engine_lock = threading.Lock()
+        self.calls = 0
+        """`tools/call` requests in progress (counted on the event loop)."""
         self.audit = (
             _Audit(settings.audit_log, threading.Lock()) if settings.audit_log is not None else None
         )
-        self.spent = _SpentStates(settings.request_state_ttl + _STATE_CLOCK_SKEW)
+        self.spent = _SpentStates(settings.request_state_ttl + _STATE_CLOCK_SKEW, claims)
         self._mentions: dict[str, bool] = {}
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, made on first use once awscli is loaded (blocks until it is: touch it
+        from a worker thread first, as `prepare` does)."""
+        engine = self._engine
+        if engine is None:
+            loading.wait()
+            from aws_mcp_server.engine import Engine
+
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = Engine(self.settings)
+                engine = self._engine
+        return engine
+
+    def idle(self) -> bool:
+        """No tool call is in progress and no AWS command runs (abandoned ones included): the
+        warm-up after loading runs only then, and the one gc.freeze only then."""
+        return self.calls == 0 and (self._engine is None or self._engine.in_flight == 0)
 
     def write_audit(self, call: _Call, started: float) -> str | None:
         """Append the call's record; returns why it could not be written (logged, never raised
@@ -543,6 +593,8 @@ class Tools:
         _note(profile=profile, region=region)
         # The tool's own region wins over a --region in the command (the plan puts it last).
         decision = decide(command, self.settings, validate=validate, region=region)
+        if loading.loaded():
+            self.engine  # noqa: B018  (made here, on a worker thread, not by the event loop)
         use_profile: str | None = None
         use_region: str | None = None
         if decision.plan is None or not decision.plan.is_help:
@@ -972,6 +1024,33 @@ class _AuditTrail:
         return result
 
 
+class _LoadAfterHandshake:
+    """Server middleware: once the first request (normally `initialize`) is answered, awscli
+    starts loading in the background; nothing the handshake does needs it (see `loading`). It
+    also counts the tool calls in progress, so that the warm-up after the load waits for quiet."""
+
+    def __init__(self, tools: Tools) -> None:
+        self.tools = tools
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        calling = ctx.method == "tools/call"
+        if calling:
+            self.tools.calls += 1
+        try:
+            return await call_next(ctx)
+        finally:
+            if calling:
+                self.tools.calls -= 1
+            loading.start(self.tools.idle)
+
+
+def preload(server: MCPServer) -> None:
+    """Start loading awscli now rather than after the first request (HTTP has no handshake)."""
+    loading.start(_TOOLS[server].idle)
+
+
 def _request_state_security(settings: Settings) -> RequestStateSecurity:
     if settings.request_state_keys:
         return RequestStateSecurity(
@@ -1243,10 +1322,15 @@ class _CallShape:
 
 
 def build_server(
-    settings: Settings, engine: Engine | None = None, *, sandbox_endpoint: str | None = None
+    settings: Settings,
+    engine: Engine | None = None,
+    *,
+    sandbox_endpoint: str | None = None,
+    claims: Path | None = None,
 ) -> MCPServer:
-    engine = engine or Engine(settings)
-    tools = Tools(settings, engine)
+    """The MCP server. `claims` is where the worker processes of one server share the
+    confirmations they acted on (see `_SpentStates`); None keeps them in this process."""
+    tools = Tools(settings, engine, claims)
     server: MCPServer = _Server(
         "aws-mcp-server",
         version=__version__,
@@ -1256,6 +1340,7 @@ def build_server(
     )
     _TOOLS[server] = tools
     _install_audit_trail(server, tools)
+    server.middleware.insert(0, _LoadAfterHandshake(tools))
 
     @server.tool(
         name="execute_aws_read_command",

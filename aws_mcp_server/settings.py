@@ -32,6 +32,9 @@ person to read the question, short enough that an old answer cannot be brought b
 
 MAX_REQUEST_STATE_TTL = 3600.0
 
+MAX_WORKERS = 64
+"""Most HTTP worker processes (`--workers`); each loads its own awscli (about 150 MB resident)."""
+
 DEFAULT_OUTPUT_CAP = 100_000
 """Bytes of command output handed to the model: about 25k tokens, a quarter of a small context."""
 
@@ -53,6 +56,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     stateless: bool = False
+    workers: int = 1
     auth_token: str | None = field(default=None, repr=False)
     allow_remote: bool = False
     endpoint_url: str | None = None
@@ -86,6 +90,7 @@ class Settings:
             )
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, not {self.port}", rule="settings:port")
+        self._check_workers()
         if self.timeout <= 0:
             raise ConfigError(
                 "timeout must be a positive number of seconds", rule="settings:timeout"
@@ -119,6 +124,23 @@ class Settings:
             raise ConfigError(
                 f"log level must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}",
                 rule="settings:log-level",
+            )
+
+    def _check_workers(self) -> None:
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigError(
+                f"--workers must be 1-{MAX_WORKERS}, not {self.workers}", rule="settings:workers"
+            )
+        if self.workers > 1 and not (self.transport == "http" and self.stateless):
+            # A session lives in the process that opened it; with several processes behind one
+            # port, its next request would land in another and find nothing.
+            raise ConfigError(
+                f"--workers {self.workers} needs --transport http --stateless: MCP sessions, SSE "
+                "streams and confirmations asked mid-call live in one process, and the next "
+                "request of a session could reach another worker",
+                rule="settings:workers",
+                fix="Add --transport http --stateless (every request then stands alone), or drop "
+                "--workers.",
             )
 
     def _check_request_state(self) -> None:
@@ -247,6 +269,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("host", "--host", "AWS_MCP_HOST", "text", "HTTP bind address (default 127.0.0.1)", _SERVING),
     Option("port", "--port", "AWS_MCP_PORT", "int", "HTTP port (default 8000)", _SERVING),
     Option("stateless", "--stateless", "AWS_MCP_STATELESS", "bool", "HTTP without sessions, for several replicas behind a load balancer", _SERVING),
+    Option("workers", "--workers", "AWS_MCP_WORKERS", "int", "HTTP worker processes sharing the port (default 1); needs --stateless, since a session lives in one process", _SERVING, metavar="N"),
     Option("auth_token", "--auth-token", "AWS_MCP_AUTH_TOKEN", "text", "require `Authorization: Bearer TOKEN` on HTTP", _SERVING, metavar="TOKEN"),
     Option("allow_remote", "--allow-remote", "AWS_MCP_ALLOW_REMOTE", "bool", "allow binding a non-loopback address without --auth-token", _SERVING),
     Option("endpoint_url", "--endpoint-url", "AWS_ENDPOINT_URL", "text", "send every call to this endpoint (an emulator such as moto or LocalStack)", _AWS, metavar="URL"),

@@ -3,7 +3,8 @@
 Per call we build a new botocore Session and CLIDriver (a reused driver keeps `--region` and the
 previous profile's cached credentials). What makes that cheap is shared, immutable or pure work
 (see `patches`): one parsed-model `Loader`, one endpoint-ruleset cache, one event-alias cache,
-client classes, connection pools, and no per-handler `inspect` signature check. Every handler
+client classes, connection pools; and an emitter whose copies share nodes until changed and
+which starts from botocore's built-in handlers registered once (see `events`). Every handler
 object is still created per session: several are stateful (the shorthand parser, the IAM MFA
 wrapper, a DynamoDB paginator fix).
 
@@ -15,14 +16,18 @@ the session creates goes to the call's endpoint and is checked against the serve
 
 from __future__ import annotations
 
+import copy
 import gc
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Hashable
 from typing import Any
 from urllib.parse import urlsplit
 
 import awscli
+import awscli.argparser
+import awscli.arguments
 import awscli.clidriver
 import awscli.handlers
 import botocore
@@ -35,7 +40,10 @@ import botocore.tokens
 from awscli.customizations.history import attach_history_handler
 from botocore.config import Config
 
-from aws_mcp_server.adapter import capture  # (the package import ran first: awscli, patches)
+from aws_mcp_server.adapter import (  # (the package import ran first: awscli, patches)
+    capture,
+    events,
+)
 from aws_mcp_server.errors import AwsMcpError
 
 # Upper bounds on socket waits, whatever the command asks (`--cli-read-timeout 0` means forever).
@@ -43,19 +51,18 @@ MAX_CONNECT_TIMEOUT = 10
 MAX_READ_TIMEOUT = 60
 
 
-class _Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
-    """The stock emitter without its per-registration `inspect` check (~385 handlers per call).
-
-    The check only guards against handlers that do not take **kwargs; every handler registered
-    here comes from awscli/botocore themselves or from this package.
-    """
-
-    def _verify_accept_kwargs(self, func: Any) -> None:
-        return None
-
-
 _DATA_PATH = botocore.session.Session().get_config_variable("data_path")
 _LOADER = botocore.loaders.create_loader(_DATA_PATH)
+_list_available_services = _LOADER.list_available_services
+
+
+def _listed_services(type_name: str) -> Any:
+    # The loader caches the listing (about 430 directory reads) by how it was called: awscli
+    # passes type_name by keyword, botocore by position, so it was listed twice. One spelling.
+    return _list_available_services(type_name)
+
+
+_LOADER.list_available_services = _listed_services
 
 
 def load_data(name: str) -> Any:
@@ -118,6 +125,52 @@ def _no_stream_logger(*args: Any, **kwargs: Any) -> None:
 _CREDENTIAL_MODULES = frozenset({botocore.credentials.__name__, botocore.tokens.__name__})
 
 
+class _ParsedConfigs:
+    """The config and credentials files as botocore parsed them, by the files' version.
+
+    Every call's session parses both files (configparser, about half a millisecond) the first
+    time anything reads its configuration. The parse is a function of the two files' contents:
+    keyed by each file's expanded path, modification time (ns) and size, as the shared
+    credentials are (see `credentials.credentials_key`), so a changed file is parsed afresh.
+    Each session gets a deep copy: nothing one call changes in its configuration reaches another.
+    """
+
+    LIMIT = 8
+
+    def __init__(self) -> None:
+        self._parsed: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(config_file: Any, credentials_file: Any) -> Hashable:
+        def version(path: Any) -> Hashable:
+            if not isinstance(path, str):
+                return (path,)
+            expanded = os.path.expanduser(os.path.expandvars(path))
+            try:
+                stat = os.stat(expanded)
+            except OSError:
+                return (expanded, None)
+            return (expanded, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+        return (version(config_file), version(credentials_file))
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            found = self._parsed.get(key)
+        return copy.deepcopy(found) if found is not None else None
+
+    def put(self, key: Hashable, parsed: Any) -> None:
+        kept = copy.deepcopy(parsed)
+        with self._lock:
+            if len(self._parsed) >= self.LIMIT:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[key] = kept
+
+
+PARSED_CONFIGS = _ParsedConfigs()
+
+
 class _CallSession(botocore.session.Session):  # type: ignore[misc]
     """One call's session: every client it creates goes to the call's endpoint and is checked.
 
@@ -128,6 +181,30 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
 
     _aws_mcp_endpoint: str | None = None
     _aws_mcp_check: Callable[[str], None] | None = None
+    _config: Any
+
+    @property
+    def full_config(self) -> Any:
+        """botocore's parse of the config and credentials files, parsed once per version of
+        the two files (see `_ParsedConfigs`); each session gets its own deep copy."""
+        if self._config is None:
+            key = _ParsedConfigs.key(
+                self.get_config_variable("config_file"),
+                self.get_config_variable("credentials_file"),
+            )
+            cached = PARSED_CONFIGS.get(key)
+            if cached is None:
+                parsed = super().full_config
+                PARSED_CONFIGS.put(key, parsed)
+            else:
+                self._config = cached
+        return self._config
+
+    def _register_builtin_handlers(self, events_: Any) -> None:
+        # botocore's built-in handlers, as one copy of the tree they make (see `events`).
+        emitter = self._original_handler
+        if not (isinstance(emitter, events.Emitter) and emitter.adopt_builtins()):
+            super()._register_builtin_handlers(events_)
 
     def create_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         from aws_mcp_server.adapter import credentials
@@ -192,6 +269,82 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
         return current
 
 
+class _MainParsers:
+    """awscli's top-level parser (global options and the command name), built once per shape.
+
+    awscli builds it on every call from the command table and the global argument table (about
+    0.9 ms). It is pure syntax: each global option's argparse spec (all of them awscli's
+    `CustomArgument`, whose `add_to_parser` uses exactly the attributes in the key), the command
+    names as choices, the version text. Parsing reads it and never changes it, so calls with
+    the same shape share one; the command names come from a copy of the names alone, never from
+    a call's command objects. Any other kind of global argument, or a value that cannot be part
+    of a key, gets a parser of its own, as before.
+    """
+
+    LIMIT = 8
+
+    def __init__(self) -> None:
+        self._parsers: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(command_table: Any, argument_table: Any, version: str, description: Any) -> Any:
+        specs = []
+        for name, argument in argument_table.items():
+            if type(argument) is not awscli.arguments.CustomArgument:
+                return None
+            choices = argument._choices
+            specs.append((
+                name, argument.cli_name, argument._dest, argument._action, argument._default,
+                tuple(choices) if choices else None, argument._required, argument._nargs,
+                argument._const,
+            ))
+        key = (tuple(command_table), tuple(specs), version, description)
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def get(self, key: Any, build: Callable[[], Any]) -> Any:
+        parser = self._parsers.get(key)
+        if parser is None:
+            with self._lock:
+                parser = self._parsers.get(key)
+                if parser is None:
+                    parser = build()
+                    if len(self._parsers) >= self.LIMIT:
+                        self._parsers.pop(next(iter(self._parsers)))
+                    self._parsers[key] = parser
+        return parser
+
+
+MAIN_PARSERS = _MainParsers()
+
+
+class _CallDriver(awscli.clidriver.CLIDriver):  # type: ignore[misc]
+    """awscli's CLIDriver, with its top-level parser shared between calls of the same shape
+    (see `_MainParsers`); everything else is per driver, as in awscli."""
+
+    def _create_parser(self, command_table: Any) -> Any:
+        # As awscli's: the help command goes into this call's own table.
+        command_table["help"] = self.create_help_command()
+        description = self._get_cli_data().get("description", None)
+        arguments = self._get_argument_table()
+        version = self.session.user_agent()
+        key = MAIN_PARSERS.key(command_table, arguments, version, description)
+
+        def build(table: Any = command_table) -> Any:
+            return awscli.argparser.MainArgParser(
+                table, version, description, arguments, prog="aws"
+            )
+
+        if key is None:
+            return build()
+        # The shared parser's choices are the names alone, not this call's command objects.
+        return MAIN_PARSERS.get(key, lambda: build(dict.fromkeys(command_table)))
+
+
 def _service_endpoint_configured(service_name: str) -> bool:
     """True when the environment names an endpoint for this one service
     (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO`...): the user's choice beats the server-wide
@@ -220,7 +373,7 @@ def new_driver(
     """
     from aws_mcp_server.adapter import runtime_guards
 
-    emitter = _Emitter()
+    emitter = events.Emitter()
     session = _CallSession(awscli.EnvironmentVariables, event_hooks=emitter)
     session._aws_mcp_endpoint = endpoint_url
     session._aws_mcp_check = client_check
@@ -234,18 +387,18 @@ def new_driver(
         session.set_config_variable("region", region)
     awscli.clidriver._set_user_agent_for_session(session)
     session.set_stream_logger = _no_stream_logger
-    events = session.get_component("event_emitter")
+    hooks = session.get_component("event_emitter")
     # The built-in plugin only: config `[plugins]` would import arbitrary modules.
-    awscli.handlers.awscli_initialize(events)
-    events.unregister("session-initialized", attach_history_handler)
+    awscli.handlers.awscli_initialize(hooks)
+    hooks.unregister("session-initialized", attach_history_handler)
     # awscli would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here.
-    events.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
-    events.register("before-call", _check_token)
-    events.register("before-send", _count_request)
-    events.register_last("top-level-args-parsed", _bound_timeouts)
+    hooks.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+    hooks.register("before-call", _check_token)
+    hooks.register("before-send", _count_request)
+    hooks.register_last("top-level-args-parsed", _bound_timeouts)
     # The local-file and URL guards, first on their events so they run before awscli's loaders.
-    runtime_guards.register(events)
-    driver = awscli.clidriver.CLIDriver(session=session)
+    runtime_guards.register(hooks)
+    driver = _CallDriver(session=session)
     # User aliases can shadow real commands, and `!cmd` aliases run a shell.
     driver._add_aliases = lambda command_table, parser: None
     return driver
@@ -267,10 +420,11 @@ def explain(exc: BaseException) -> str | None:
 WARM_SERVICES = ("s3", "ec2", "sts", "iam", "sqs", "dynamodb", "lambda", "cloudformation", "logs")
 
 
-def warm_up(services: tuple[str, ...] = WARM_SERVICES) -> None:
-    """Parse the models and rulesets most calls need once, then move everything built so far out
-    of the garbage collector's reach: the parsed models are large, long-lived and acyclic-enough
-    that re-scanning them on every full collection was the p95 tail (about 200 ms)."""
+def warm_up(services: tuple[str, ...] = WARM_SERVICES, *, freeze: bool = True) -> None:
+    """Parse the models and rulesets most calls need once, then (with `freeze`, only when no
+    call is running) move everything built so far out of the garbage collector's reach: the
+    parsed models are large, long-lived and acyclic-enough that re-scanning them on every full
+    collection was the p95 tail (about 200 ms)."""
     cli = new_driver()
     session = cli.session
     cli._get_command_table()
@@ -279,5 +433,6 @@ def warm_up(services: tuple[str, ...] = WARM_SERVICES) -> None:
     for service in services:
         session.get_service_model(service)
         _LOADER.load_service_model(service, "endpoint-rule-set-1")
-    gc.collect()
-    gc.freeze()
+    if freeze:
+        gc.collect()
+        gc.freeze()

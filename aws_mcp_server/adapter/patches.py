@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import awscli.argparser
+import awscli.arguments
 import awscli.clidriver
 import awscli.customizations.logs.startlivetail
 import awscli.formatter
@@ -30,8 +32,10 @@ import awscli.table
 import botocore.client
 import botocore.credentials
 import botocore.endpoint
+import botocore.handlers
 import botocore.hooks
 import botocore.httpsession
+import botocore.loaders
 import botocore.regions
 import botocore.retries.bucket
 import botocore.session
@@ -98,8 +102,9 @@ _original_aliaser_init: Callable[..., None] = botocore.hooks.EventAliaser.__init
 
 def _aliaser_init(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
     _original_aliaser_init(self, event_emitter, event_aliases)
-    if event_aliases is None:
-        # Aliasing an event name is a pure function of the name under the default alias table.
+    # Aliasing an event name is a pure function of the name under the default alias table. A
+    # client's aliaser is built with a copy of the session's table (equal, not identical).
+    if event_aliases is None or event_aliases == botocore.hooks.EVENT_ALIASES:
         self._alias_name_cache = _alias_cache
 
 
@@ -307,14 +312,34 @@ def _patch_paramfile_loaders() -> None:
 
 PRIVATE_NAMES: tuple[tuple[Any, str, tuple[str, ...] | None], ...] = (
     (botocore.hooks.HierarchicalEmitter, "_verify_accept_kwargs", ("self", "func")),
+    (botocore.hooks.HierarchicalEmitter, "_register_section", ("self", "event_name", "handler")),
+    (botocore.hooks.HierarchicalEmitter, "_verify_is_callable", ("self", "func")),
+    (botocore.hooks.BaseEventHooks, "register", ("self", "event_name", "handler", "unique_id")),
+    (botocore.hooks.BaseEventHooks, "register_first", ("self", "event_name", "handler")),
+    (botocore.hooks.BaseEventHooks, "register_last", ("self", "event_name", "handler")),
+    (botocore.hooks._PrefixTrie, "append_item", ("self", "key", "value", "section")),
+    (botocore.hooks._PrefixTrie, "prefix_search", ("self", "key")),
+    (botocore.hooks._PrefixTrie, "remove_item", ("self", "key", "value")),
+    (botocore.hooks, "NodeList", None),
+    (botocore.hooks, "EVENT_ALIASES", None),
+    (botocore.session.Session, "_register_builtin_handlers", ("self", "events")),
+    # (wrapped by botocore's instance cache: its own parameters are not visible)
+    (botocore.loaders.Loader, "list_available_services", None),
+    (botocore.handlers, "BUILTIN_HANDLERS", None),
     (botocore.session.Session, "_create_credential_resolver", ("self",)),
     (botocore.session.Session, "get_credentials", ("self",)),
     (botocore.session.Session, "create_client", ("self", "service_name")),
     (botocore.session.Session, "set_stream_logger", None),
+    (botocore.session.Session, "full_config", None),
     (awscli.clidriver.CLIDriver, "_add_aliases", ("self", "command_table", "parser")),
     (awscli.clidriver.CLIDriver, "_get_command_table", ("self",)),
     (awscli.clidriver.CLIDriver, "_create_parser", ("self", "command_table")),
     (awscli.clidriver.CLIDriver, "_get_argument_table", ("self",)),
+    (awscli.clidriver.CLIDriver, "_get_cli_data", ("self",)),
+    (awscli.clidriver.CLIDriver, "create_help_command", ("self",)),
+    (awscli.argparser.MainArgParser, "__init__",
+     ("self", "command_table", "version_string", "description", "argument_table", "prog")),
+    (awscli.arguments.CustomArgument, "add_to_parser", ("self", "parser")),
     (awscli.clidriver.ServiceCommand, "_get_command_table", ("self",)),
     (awscli.clidriver.ServiceCommand, "_get_service_model", ("self",)),
     (awscli.clidriver.ServiceCommand, "_create_parser", ("self",)),
@@ -324,9 +349,41 @@ PRIVATE_NAMES: tuple[tuple[Any, str, tuple[str, ...] | None], ...] = (
 )
 
 
+MAIN_PARSER_READS = (
+    "cli_name", "_dest", "_action", "_default", "_choices", "_required", "_nargs", "_const",
+    "add_argument",
+)
+"""What awscli's `CustomArgument.add_to_parser` reads: the shared top-level parser's key."""
+
+
 def _check_private_names() -> None:
     for owner, name, params in PRIVATE_NAMES:
         _expect(owner, name, params)
+    # `driver._MainParsers` keys a shared top-level parser by what these read: they must read
+    # nothing else (an awscli that adds an attribute to the parser's build fails here).
+    for function, reads in (
+        (awscli.arguments.CustomArgument.add_to_parser, MAIN_PARSER_READS),
+        (awscli.argparser.MainArgParser._build, ("add_to_parser", "add_argument", "CommandAction")),
+        (awscli.argparser.MainArgParser.__init__, ("super", "__init__", "Formatter", "USAGE", "_build")),
+    ):
+        extra = set(function.__code__.co_names) - set(reads)
+        if extra:
+            raise PatchShapeError(
+                f"{function.__qualname__} now reads {sorted(extra)}: the shared top-level "
+                "parser's key (adapter/driver.py) no longer covers it"
+            )
+    # `driver._ParsedConfigs` stands in for botocore's parse, which it keeps in `_config`.
+    full_config = getattr(botocore.session.Session, "full_config", None)
+    getter = full_config.fget if isinstance(full_config, property) else None
+    if getter is None or "_config" not in getter.__code__.co_names:
+        raise PatchShapeError("botocore's Session.full_config no longer keeps its parse in _config")
+    sections = (botocore.hooks._FIRST, botocore.hooks._MIDDLE, botocore.hooks._LAST)
+    if sections != (0, 1, 2):
+        raise PatchShapeError(f"botocore's handler sections are now {sections}, not (0, 1, 2)")
+    # `events.Emitter` replaces the emitter's trie and copies its state: it must hold these.
+    state = set(vars(botocore.hooks.HierarchicalEmitter()))
+    if state != {"_lookup_cache", "_handlers", "_unique_id_handlers"}:
+        raise PatchShapeError(f"botocore's HierarchicalEmitter now holds {sorted(state)}")
     for provider, param in (
         (botocore.credentials.AssumeRoleProvider, "prompter"),
         (botocore.credentials.ProcessProvider, "popen"),

@@ -86,7 +86,9 @@ class _Tables:
         # stop `help` or classification).
         self.driver = driver.new_driver(user_config=False)
         self.commands: dict[str, Any] = self.driver._get_command_table()
-        main = self.driver._create_parser(self.commands)  # adds the `help` command
+        # A parser of its own (awscli's build, not the one calls share): `--version` is added
+        # to it below. awscli's build adds the `help` command to the table.
+        main = awscli.clidriver.CLIDriver._create_parser(self.driver, self.commands)
         # `--version` would print and exit inside argparse: make it a plain flag we can see.
         main.add_argument("--version", action="store_true", dest="version")
         self.main_parser = _quiet(main)

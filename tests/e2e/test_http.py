@@ -264,7 +264,7 @@ def test_health_reports_liveness_and_versions(server: HttpServer) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok", "name": "aws-mcp-server", "version": __version__,
-        "awscli": AWSCLI_VERSION, "stateless": False,
+        "awscli": AWSCLI_VERSION, "stateless": False, "workers": 1,
     }
 
 

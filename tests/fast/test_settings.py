@@ -50,6 +50,10 @@ def test_flags_win_over_the_environment() -> None:
         ({"AWS_MCP_DENY_OPERATIONS": "terminate-instances"}, "settings:deny-operations"),
         ({"AWS_MCP_ALLOW_OPERATIONS": "ec2:"}, "settings:allow-operations"),
         ({"AWS_MCP_SENSITIVE_READS": "sometimes"}, "settings:sensitive-reads"),
+        ({"AWS_MCP_WORKERS": "2", "AWS_MCP_TRANSPORT": "http"}, "settings:workers"),
+        ({"AWS_MCP_WORKERS": "2", "AWS_MCP_STATELESS": "1"}, "settings:workers"),
+        ({"AWS_MCP_WORKERS": "0"}, "settings:workers"),
+        ({"AWS_MCP_WORKERS": "two"}, "settings:workers"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_rule(environ: dict[str, str], rule: str) -> None:
@@ -67,6 +71,8 @@ def test_a_bad_value_is_refused_with_its_rule(environ: dict[str, str], rule: str
         ["--deny-operations", "terminate-instances"],
         ["--port", "abc"],
         ["--transport", "http", "--host", "0.0.0.0"],
+        ["--transport", "http", "--workers", "2"],
+        ["--workers", "2", "--stateless"],
     ],
 )
 def test_startup_says_no_in_one_line_and_exits_2(
@@ -87,5 +93,45 @@ def test_startup_says_no_in_one_line_and_exits_2(
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
 
 
+def test_workers_are_accepted_with_stateless_http_and_say_why_otherwise() -> None:
+    assert load({"transport": "http", "stateless": True, "workers": 2}, {}).workers == 2
+    assert load({}, {"AWS_MCP_WORKERS": "1"}).workers == 1  # one process: nothing to refuse
+    with pytest.raises(ConfigError) as info:
+        load({"transport": "http", "workers": 3}, {})
+    assert "--stateless" in info.value.message and "--stateless" in info.value.fix
+
+
 def test_startup_checks_pass_for_a_usable_workdir_and_audit_log(tmp_path: Path) -> None:
     check_startup(Settings(workdir=tmp_path / "new" / "work", audit_log=tmp_path / "audit.log"))
+
+
+def test_worker_processes_share_their_claims_on_answered_confirmations(tmp_path: Path) -> None:
+    """With --workers, a confirmation answered on one worker is refused on every other one (a
+    replay), and a claim older than its lifetime is forgotten, as in one process's memory."""
+    import os
+
+    from aws_mcp_server.server import _SpentStates
+
+    first, second = _SpentStates(60, tmp_path), _SpentStates(60, tmp_path)
+    assert first.claim("a" * 64) is True
+    assert second.claim("a" * 64) is False
+    assert first.claim("a" * 64) is False
+    assert second.claim("b" * 64) is True
+    old = tmp_path / ("b" * 64)
+    os.utime(old, (os.stat(old).st_atime - 61, os.stat(old).st_mtime - 61))
+    assert first.claim("b" * 64) is True
+    alone = _SpentStates(60)
+    assert alone.claim("a" * 64) is True  # no directory: this process's memory only
+
+
+def test_the_server_limits_malloc_arenas_where_glibc_allows_it() -> None:
+    """Every call runs on a fresh thread; glibc would give each its own arena (see
+    loading.SERVER_ARENAS). On glibc the limit is set; elsewhere nothing is touched."""
+    import sys
+
+    from aws_mcp_server import loading
+
+    assert loading.tune_allocator() is (loading._glibc() is not None)
+    if sys.platform.startswith("linux") and loading._glibc() is not None:
+        assert loading.tune_allocator() is True
+    loading.release_memory()  # returns free pages; never fails

@@ -1,0 +1,128 @@
+"""awscli's top-level parser, shared between calls of the same shape (adapter/driver.py
+`_MainParsers`): the same parses as a parser of one's own, no call's objects inside it, and a
+parser of its own for any call whose global arguments are not of the shape the key covers."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import aws_mcp_server.adapter  # noqa: F401  (awscli before botocore)
+
+# isort: split
+import awscli.arguments
+import awscli.clidriver
+
+from aws_mcp_server.adapter import driver
+
+_ARGVS = (
+    ["--region", "eu-west-1", "s3", "ls"],
+    ["--profile", "alt", "--output", "text", "ec2", "describe-instances"],
+    ["--no-paginate", "--query", "Buckets[].Name", "s3api", "list-buckets"],
+    ["--cli-read-timeout", "5", "--endpoint-url", "http://127.0.0.1:9", "sts", "get-caller-identity"],
+    ["--no-sign-request", "--color", "off", "iam", "list-users"],
+)
+
+
+def _parse(cli: Any, argv: list[str]) -> tuple[dict[str, Any], list[str]]:
+    parser = cli._create_parser(cli._get_command_table())
+    parsed, rest = parser.parse_known_args(argv)
+    return vars(parsed), rest
+
+
+def test_calls_share_one_parser_that_parses_as_awscli_own_does() -> None:
+    first, second = driver.new_driver("alt", "eu-west-1"), driver.new_driver(None, "us-east-1")
+    table_one, table_two = first._get_command_table(), second._get_command_table()
+    shared = first._create_parser(table_one)
+    assert second._create_parser(table_two) is shared
+    # Each call's own table still gets its own help command, as in awscli.
+    assert table_one["help"] is not table_two["help"]
+    for argv in _ARGVS:
+        own = awscli.clidriver.CLIDriver._create_parser(
+            driver.new_driver(), driver.new_driver()._get_command_table()
+        )
+        mine, rest = _parse(driver.new_driver(), argv)
+        theirs, their_rest = own.parse_known_args(argv)
+        assert (mine, rest) == (vars(theirs), their_rest)
+
+
+def test_the_shared_parser_holds_no_call_objects() -> None:
+    cli = driver.new_driver()
+    parser = cli._create_parser(cli._get_command_table())
+    command = next(a for a in parser._actions if a.dest == "command")
+    assert command.command_table is not cli._get_command_table()
+    assert set(command.command_table) == set(cli._get_command_table())
+    assert all(value is None for value in command.command_table.values())
+
+
+def test_a_global_argument_of_another_kind_gets_a_parser_of_its_own() -> None:
+    class Extra(awscli.arguments.CustomArgument):  # type: ignore[misc]
+        pass
+
+    def add_extra(argument_table: Any, **kwargs: Any) -> None:
+        argument_table["extra-flag"] = Extra("extra-flag", action="store_true")
+
+    cli = driver.new_driver()
+    cli.session.register("building-top-level-params", add_extra)
+    own = cli._create_parser(cli._get_command_table())
+    plain = driver.new_driver()
+    assert own is not plain._create_parser(plain._get_command_table())
+    assert own.parse_known_args(["--extra-flag", "s3", "ls"])[0].extra_flag is True
+
+
+def test_concurrent_parses_on_the_shared_parser_do_not_mix() -> None:
+    results: dict[int, Any] = {}
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            argv = _ARGVS[index % len(_ARGVS)]
+            for _ in range(50):
+                got = _parse(driver.new_driver(), argv)
+                if results.setdefault(index, got) != got:
+                    raise AssertionError(f"parse of {argv} changed: {got}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results[0][0]["region"] == "eu-west-1" and results[1][0]["profile"] == "alt"
+    assert results[5] == results[0]  # same argv, same answer, whichever thread
+
+
+def test_sessions_share_the_parse_of_unchanged_config_files_never_the_dict(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """The config and credentials files are parsed once per version of both (driver
+    `_ParsedConfigs`); each session still gets a configuration of its own, and a changed file
+    is read afresh."""
+    import os
+
+    config, keys = tmp_path / "config", tmp_path / "credentials"
+    config.write_text("[default]\nregion = eu-west-1\n[profile alt]\nregion = us-west-2\n")
+    keys.write_text("[default]\naws_access_key_id = AKIAONE\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(keys))
+    first = driver.new_driver().session.full_config
+    second_session = driver.new_driver("alt").session
+    second = second_session.full_config
+    assert first == second and first is not second
+    assert first["profiles"]["default"]["region"] == "eu-west-1"
+    assert first["profiles"]["default"]["aws_access_key_id"] == "AKIAONE"
+    first["profiles"]["default"]["region"] = "changed-by-one-call"
+    assert driver.new_driver().session.full_config["profiles"]["default"]["region"] == "eu-west-1"
+    assert second_session.get_scoped_config()["region"] == "us-west-2"
+    # A changed file (a new modification time) is parsed afresh.
+    config.write_text("[default]\nregion = ap-south-1\n[profile alt]\nregion = us-west-2\n")
+    stat = os.stat(config)
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert driver.new_driver().session.full_config["profiles"]["default"]["region"] == "ap-south-1"
+    # Another file is another entry.
+    other = tmp_path / "other-config"
+    other.write_text("[default]\nregion = sa-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(other))
+    assert driver.new_driver().session.full_config["profiles"]["default"]["region"] == "sa-east-1"
