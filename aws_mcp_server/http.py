@@ -15,8 +15,17 @@ Routes (every MCP path behind the same Host/Origin check, body limit and optiona
     GET  /health              liveness and versions; no token, no MCP
 
 All MCP handling is the SDK's: its session managers (a stateless JSON-response one serves
-`POST /`), its SSE transport, its DNS-rebinding check, body limit and bearer-auth middleware.
-This module only wires them together and decides the safety settings.
+`POST /`), its SSE transport, its DNS-rebinding check and bearer-auth middleware. This module
+wires them together, decides the safety settings, and holds every POST to the limits first
+(`_Exchange`): the body size (413), a request id the SDK would mistake for a notification
+(-32600), and on `POST /` a client that goes away (its call is cancelled).
+
+Limits at the connection level are uvicorn's (`uvicorn_kwargs`): at most --max-connections
+connections are served at once (beyond, 503 at once), a request head of at most
+`MAX_HEADER_BYTES` (beyond, 400 and the connection closed), `KEEP_ALIVE_SECONDS` between
+requests on one connection. uvicorn's h11 protocol has no timeout for reading a request head:
+a client that sends its headers a byte at a time holds its connection until it stops, so what
+slow clients can hold is bounded by --max-connections (each then costs others a 503, not a hang).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import uvicorn
 import uvicorn.supervisors
 from mcp.server import MCPServer
@@ -44,7 +54,7 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.lowlevel.server import Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp_types import INVALID_REQUEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -64,9 +74,14 @@ log = logging.getLogger("aws_mcp_server.http")
 # adapter does (importing it installs the stream capture and every patch).
 AWSCLI_VERSION = importlib.metadata.version("awscli")
 
-MAX_BODY_BYTES = 1024 * 1024
-"""Largest request body accepted on any MCP path (413 above it). A tool call is a few KiB; the
-command itself is capped at 10,000 characters."""
+MAX_HEADER_BYTES = 16 * 1024
+"""Largest request head (request line and headers) uvicorn's h11 parser buffers: above it the
+request is answered 400 and the connection closed. h11's own default, stated here so that it is a
+decision: a bearer token and a browser's headers take well under 4 KiB."""
+
+KEEP_ALIVE_SECONDS = 5
+"""How long an idle keep-alive connection is kept after a response (uvicorn's default). It does
+not bound a client that is slow to send a request head: nothing in uvicorn's h11 protocol does."""
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
 """On SIGINT/SIGTERM, plain JSON requests in flight get this long to finish before they are
@@ -237,9 +252,10 @@ class _ExplainedErrors:
     type), is the SDK's, unchanged.
     """
 
-    def __init__(self, app: ASGIApp, *, session_hint: bool) -> None:
+    def __init__(self, app: ASGIApp, *, session_hint: bool, max_body: int) -> None:
         self.app = app
         self.session_hint = session_hint
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -250,7 +266,7 @@ class _ExplainedErrors:
 
         async def recording_receive() -> Message:
             message = await receive()
-            if message["type"] == "http.request" and len(body) <= MAX_BODY_BYTES:
+            if message["type"] == "http.request" and len(body) <= self.max_body:
                 body.extend(message.get("body", b""))
             return message
 
@@ -307,6 +323,168 @@ class _ExplainedErrors:
         return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _rpc_error(code: int, message: str) -> bytes:
+    """A JSON-RPC error answer with id null: the request's own id is unusable or unread."""
+    reply = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _id_problem(body: bytes) -> str | None:
+    """Why the request in `body` cannot be answered under its `id`, or None.
+
+    The SDK's parser takes a message whose id is neither a string nor an integer (an object, an
+    array, a fraction, true, null) for a notification, because the notification shape lets any
+    extra member through: the client got 202 and no answer for a request it is waiting on.
+    JSON-RPC asks for an Invalid Request error instead; MCP allows only strings and integers (not
+    null)."""
+    if b'"id"' not in body:  # the common case, without parsing the body a second time
+        return None
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # the SDK's parse error stands
+    if not isinstance(message, dict) or "method" not in message or "id" not in message:
+        return None
+    request_id = message["id"]
+    if isinstance(request_id, (str, int)) and not isinstance(request_id, bool):
+        return None
+    shown = json.dumps(request_id, ensure_ascii=False)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return (
+        f'"id" must be a string or an integer, not {shown}: this request cannot be answered '
+        f"under it. Send e.g. {_REQUEST_EXAMPLE}; leave \"id\" out only for a notification, "
+        "which gets no answer."
+    )
+
+
+class _Exchange:
+    """Every POST on an MCP path, held to the server's limits before the SDK reads it.
+
+    - A body larger than --max-request-bytes is answered 413 with a JSON-RPC error that names the
+      setting: from the declared Content-Length before a byte is read, or as a chunked body
+      passes the limit. (The SDK's own limit, set to the same size, answers in plain text.)
+    - A request whose id is not a string or an integer gets -32600 (see `_id_problem`), after
+      the same Content-Type, Host and Origin checks the SDK makes first.
+    - With `cancel_on_disconnect` (`POST /`), the request is cancelled when its client goes
+      away: a JSON response is written only at the end, so nothing else notices the disconnect,
+      and the command would run on to its deadline holding a --max-concurrency slot. Cancelling
+      the SDK's handler cancels the tool call, and the engine stops its worker at its next check.
+      (Streamed responses on /mcp notice for themselves.)
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        security: TransportSecuritySettings,
+        cancel_on_disconnect: bool = False,
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.security = TransportSecurityMiddleware(security)
+        self.cancel_on_disconnect = cancel_on_disconnect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        declared = Request(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            await self._too_large(send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body was in: nobody to answer
+            body.extend(message.get("body", b""))
+            if len(body) > self.max_body:
+                await self._too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        problem = _id_problem(bytes(body))
+        if problem is not None:
+            refused = await self.security.validate_request(Request(scope), is_post=True)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+            await self._answer(send, 400, _rpc_error(INVALID_REQUEST, problem))
+            return
+        if self.cancel_on_disconnect:
+            await self._until_disconnect(scope, bytes(body), receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _until_disconnect(
+        self, scope: Scope, body: bytes, receive: Receive, send: Send
+    ) -> None:
+        gone = anyio.Event()
+        answered = False
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await gone.wait()  # the watcher below owns the real channel
+            return {"type": "http.disconnect"}
+
+        async def noting_send(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Set before the send: uvicorn reports a disconnect as soon as the answer is out,
+                # and a finished exchange must not be cancelled in its clean-up.
+                answered = True
+            await send(message)
+
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                gone.set()
+                if not answered:
+                    log.debug("client went away from %s: cancelling its request", scope["path"])
+                    group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            await self.app(scope, replay, noting_send)
+            group.cancel_scope.cancel()
+
+    async def _too_large(self, send: Send) -> None:
+        limit = self.max_body
+        shown = f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
+        message = (
+            f"The request body is larger than this server accepts ({shown}, its "
+            "--max-request-bytes): nothing was read or run. A tool call takes a few KiB; shorten "
+            "it (a command is at most 10,000 characters), or ask the operator to raise "
+            "--max-request-bytes."
+        )
+        await self._answer(send, 413, _rpc_error(INVALID_REQUEST, message))
+
+    @staticmethod
+    async def _answer(send: Send, status: int, payload: bytes) -> None:
+        await send({
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode())],
+        })
+        await send({"type": "http.response.body", "body": payload})
+
+
 class _SseEndpoint:
     """GET /sse-transport/sse: one legacy SSE connection, served until the client goes away."""
 
@@ -339,11 +517,12 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
     """The whole HTTP surface as one Starlette app; its lifespan runs both session managers."""
     lowlevel = _lowlevel(server)
     security = security_settings(settings)
+    limit = settings.max_request_bytes
     streamable = StreamableHTTPSessionManager(
         app=lowlevel,
         stateless=settings.stateless,
         security_settings=security,
-        max_request_body_size=MAX_BODY_BYTES,
+        max_request_body_size=limit,
     )
     # POST / is the same JSON-RPC, one exchange per request: the SDK's stateless, JSON-response
     # mode is exactly that (no session header, no initialize required, no SSE framing).
@@ -352,11 +531,16 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
         stateless=True,
         json_response=True,
         security_settings=security,
-        max_request_body_size=MAX_BODY_BYTES,
+        max_request_body_size=limit,
     )
     sse = SseServerTransport(
-        SSE_MESSAGES_PATH, security_settings=security, max_request_body_size=MAX_BODY_BYTES
+        SSE_MESSAGES_PATH, security_settings=security, max_request_body_size=limit
     )
+
+    def held(app: ASGIApp, *, cancel_on_disconnect: bool = False) -> ASGIApp:
+        return _Exchange(
+            app, max_body=limit, security=security, cancel_on_disconnect=cancel_on_disconnect
+        )
 
     def guarded(app: ASGIApp) -> ASGIApp:
         if not settings.auth_token:
@@ -391,7 +575,9 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
 
     sse_routes = [
         Route(SSE_PATH, guarded(_SseEndpoint(sse, lowlevel)), methods=["GET"]),
-        Route(SSE_MESSAGES_PATH, guarded(_Asgi(sse.handle_post_message)), methods=["POST"]),
+        Route(
+            SSE_MESSAGES_PATH, guarded(held(_Asgi(sse.handle_post_message))), methods=["POST"]
+        ),
     ]
     if settings.workers > 1:
         sse_routes = [
@@ -402,13 +588,16 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route(
             MCP_PATH,
-            guarded(_ExplainedErrors(StreamableHTTPASGIApp(streamable), session_hint=True)),
+            guarded(held(_ExplainedErrors(
+                StreamableHTTPASGIApp(streamable), session_hint=True, max_body=limit
+            ))),
         ),
         Route(
             "/",
-            guarded(
-                _AlwaysJson(_ExplainedErrors(StreamableHTTPASGIApp(plain), session_hint=False))
-            ),
+            guarded(_AlwaysJson(held(
+                _ExplainedErrors(StreamableHTTPASGIApp(plain), session_hint=False, max_body=limit),
+                cancel_on_disconnect=True,
+            ))),
             methods=["POST"],
         ),
         *sse_routes,
@@ -457,16 +646,29 @@ def _log_config(level: str) -> dict[str, Any]:
     return config
 
 
+def uvicorn_kwargs(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for this server (one process or each of --workers)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "lifespan": "on",
+        "log_config": _log_config(settings.log_level),
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "server_header": False,
+        # uvicorn counts the connection asking among those open, and refuses at `>=`: one more
+        # than --max-connections serves exactly that many. Beyond, a request is answered 503 at
+        # once (and its connection closed) rather than queued.
+        "limit_concurrency": settings.max_connections + 1,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        # The h11 protocol, named: the header limit above is h11's, and httptools (picked by
+        # "auto" when installed) has none of its own.
+        "http": "h11",
+    }
+
+
 def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        lifespan="on",
-        log_config=_log_config(settings.log_level),
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        server_header=False,
-    )
+    return uvicorn.Config(app, **uvicorn_kwargs(settings))
 
 
 def _startup_warnings(settings: Settings) -> None:
@@ -562,12 +764,7 @@ def run_http_workers(settings: Settings) -> None:
         app="aws_mcp_server.http:worker_app",
         factory=True,
         workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        lifespan="on",
-        log_config=_log_config(settings.log_level),
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        server_header=False,
+        **uvicorn_kwargs(settings),
     )
     sock = config.bind_socket()
     uvicorn.supervisors.Multiprocess(config, sockets=[sock]).run()

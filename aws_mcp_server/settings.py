@@ -38,6 +38,31 @@ MAX_WORKERS = 64
 DEFAULT_OUTPUT_CAP = 100_000
 """Bytes of command output handed to the model: about 25k tokens, a quarter of a small context."""
 
+MAX_OUTPUT_CAP = 100_000_000
+"""Most bytes of output one call may return (`--output-cap`): a result is held in memory, and
+encoded again for the wire, several times over before it leaves."""
+
+MAX_TIMEOUT = 86_400.0
+"""Longest `--timeout` (a day): the longest AWS waiters poll for an hour or two; beyond a day a
+deadline is no bound at all (and Python's thread waits overflow on huge ones)."""
+
+DEFAULT_MAX_CONNECTIONS = 64
+"""HTTP connections served at once (`--max-connections`), per process. A client on /mcp with a
+session holds two (its POST and its GET stream), a plain client one; commands are capped
+separately (`--max-concurrency`), so this bounds what waiting and idle clients can hold."""
+
+MAX_CONNECTIONS = 10_000
+
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+"""Largest HTTP request body (`--max-request-bytes`). A tool call is a few KiB (the command itself
+is capped at 10,000 characters); each connection may buffer this much, so the worst case held in
+memory is about --max-connections times this."""
+
+MIN_REQUEST_BYTES = 16 * 1024
+"""Smallest `--max-request-bytes`: a long command, JSON-escaped, with its envelope still fits."""
+
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
 
 def default_workdir() -> Path:
     """A per-user data directory: the one place local files may be read and written."""
@@ -66,6 +91,8 @@ class Settings:
     output_cap: int = DEFAULT_OUTPUT_CAP
     json_indent: int = 0
     max_concurrency: int = 8
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     read_only: bool = False
     allow_services: tuple[str, ...] = ()
     deny_services: tuple[str, ...] = ()
@@ -91,18 +118,13 @@ class Settings:
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, not {self.port}", rule="settings:port")
         self._check_workers()
-        if self.timeout <= 0:
-            raise ConfigError(
-                "timeout must be a positive number of seconds", rule="settings:timeout"
-            )
+        if not 1 <= self.max_concurrency <= 256:
+            raise ConfigError("max concurrency must be 1-256", rule="settings:max-concurrency")
+        self._check_limits()
         if not 0 <= self.json_indent <= 8:
             raise ConfigError(
                 "JSON indent must be 0 (compact) to 8 spaces", rule="settings:json-indent"
             )
-        if self.output_cap < 1000:
-            raise ConfigError("output cap must be at least 1000 bytes", rule="settings:output-cap")
-        if not 1 <= self.max_concurrency <= 256:
-            raise ConfigError("max concurrency must be 1-256", rule="settings:max-concurrency")
         if self.sensitive_reads not in SENSITIVE_READS:
             raise ConfigError(
                 f"sensitive reads must be one of {', '.join(SENSITIVE_READS)}, "
@@ -141,6 +163,33 @@ class Settings:
                 rule="settings:workers",
                 fix="Add --transport http --stateless (every request then stands alone), or drop "
                 "--workers.",
+            )
+
+    def _check_limits(self) -> None:
+        # A limit that is not a finite number in range is no limit: NaN compares false with
+        # everything, so each check is written to fail for it.
+        if not (math.isfinite(self.timeout) and 0 < self.timeout <= MAX_TIMEOUT):
+            raise ConfigError(
+                f"--timeout must be a positive number of seconds, at most {MAX_TIMEOUT:.0f} "
+                f"(a day), not {self.timeout}",
+                rule="settings:timeout",
+            )
+        if not 1000 <= self.output_cap <= MAX_OUTPUT_CAP:
+            raise ConfigError(
+                f"--output-cap must be 1000-{MAX_OUTPUT_CAP} bytes, not {self.output_cap}",
+                rule="settings:output-cap",
+            )
+        if not 1 <= self.max_connections <= MAX_CONNECTIONS:
+            raise ConfigError(
+                f"--max-connections must be 1-{MAX_CONNECTIONS}, not {self.max_connections}",
+                rule="settings:max-connections",
+            )
+        if not MIN_REQUEST_BYTES <= self.max_request_bytes <= MAX_REQUEST_BYTES:
+            raise ConfigError(
+                f"--max-request-bytes must be {MIN_REQUEST_BYTES}-{MAX_REQUEST_BYTES} "
+                f"(16 KiB to 64 MiB), not {self.max_request_bytes}",
+                rule="settings:max-request-bytes",
+                fix=f"The default, {DEFAULT_MAX_REQUEST_BYTES} (1 MiB), fits any tool call.",
             )
 
     def _check_request_state(self) -> None:
@@ -290,6 +339,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("output_cap", "--output-cap", "AWS_MCP_OUTPUT_CAP", "int", "bytes of output returned per call (default 100000)", _SAFETY, metavar="BYTES"),
     Option("json_indent", "--json-indent", "AWS_MCP_JSON_INDENT", "int", "indent JSON output by this many spaces (default 0: compact; the AWS CLI uses 4)", _SAFETY, metavar="N"),
     Option("max_concurrency", "--max-concurrency", "AWS_MCP_MAX_CONCURRENCY", "int", "commands running at once (default 8)", _SAFETY, metavar="N"),
+    Option("max_connections", "--max-connections", "AWS_MCP_MAX_CONNECTIONS", "int", f"HTTP connections served at once, per process (default {DEFAULT_MAX_CONNECTIONS}); idle keep-alive connections, open streams and clients still sending their request count. Beyond it a request is answered 503 at once, never queued", _SAFETY, metavar="N"),
+    Option("max_request_bytes", "--max-request-bytes", "AWS_MCP_MAX_REQUEST_BYTES", "int", f"largest HTTP request body (default {DEFAULT_MAX_REQUEST_BYTES}: 1 MiB); larger is answered 413 with a JSON-RPC error", _SAFETY, metavar="BYTES"),
     Option("audit_log", "--audit-log", "AWS_MCP_AUDIT_LOG", "path", "append one JSON line per tool call to this file", _SAFETY, metavar="FILE"),
     Option("log_level", "--log-level", "AWS_MCP_LOG_LEVEL", "upper", "DEBUG, INFO (default), WARNING or ERROR", "logging", ("DEBUG", "INFO", "WARNING", "ERROR")),
 )

@@ -190,9 +190,6 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[infr
             server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="POST / does not cancel a command when its client goes "
-                   "away: it runs on to its deadline, holding a --max-concurrency slot, and the "
-                   "audit says it ran (status timeout)")
 def test_a_client_that_disconnects_from_post_cancels_its_command(
     http_server: tuple[infra.HttpServer, Path],
 ) -> None:
@@ -291,9 +288,6 @@ def test_every_bad_http_request_is_answered_with_an_error(abused: dict[str, infr
     assert wrong == {}
 
 
-@pytest.mark.xfail(strict=True, reason="POST / takes a request whose id is not a string or a "
-                   "number for a notification: 202 and no answer, where JSON-RPC asks for an "
-                   "Invalid Request error")
 def test_a_request_with_an_invalid_id_gets_an_error(abused: dict[str, infra.Row]) -> None:
     by_kind = abused[FLOOD].facts["by_kind"]
     assert all(set(by_kind[kind]) == {"error"} for kind in INVALID_IDS if kind in by_kind)
