@@ -369,7 +369,8 @@ class _Exchange:
       away: a JSON response is written only at the end, so nothing else notices the disconnect,
       and the command would run on to its deadline holding a --max-concurrency slot. Cancelling
       the SDK's handler cancels the tool call, and the engine stops its worker at its next check.
-      (Streamed responses on /mcp notice for themselves.)
+      (Streamed responses notice for themselves, except a session's on /mcp: there the
+      transport takes a disconnect for no cancellation, and the client may come back.)
     """
 
     def __init__(
