@@ -6,9 +6,12 @@ daemon worker thread.
 
 Each call gets its own botocore session (profile and region apply to it alone), its own
 captured stdout/stderr/stdin (see `capture`), and a cancel token checked before every API call,
-page, waiter poll, retry and transfer part. A thread cannot be killed: a call that does not
-reach its next check in time is abandoned (its worker is a daemon) and reported as timed out;
-it still holds its slot until it really ends, so abandoned calls count against the cap.
+page, waiter poll, retry and transfer part. A thread cannot be killed, and one blocked in a socket
+read reaches no check: so the moment a call is cancelled or its deadline passes, every socket it
+holds is shut down (`adapter.transport`), which ends the blocked read, and the worker thread ends
+at its next check. A call that still does not end within `GRACE_SECONDS` is abandoned (its worker
+is a daemon) and reported as timed out; it holds its slot until it really ends, so abandoned
+calls count against the cap.
 
 Every outcome is a `RunResult`; awscli's `SystemExit`, `None` and 255 included. The only
 exception `run` raises is `EngineError`, when the cap on calls in flight is reached.
@@ -203,6 +206,8 @@ class _Call:
         self.started = time.perf_counter()
         self.exit_code: int | None = None
         self.ended: float | None = None
+        self.stop_reason: str | None = None
+        """Why the call was stopped, as of when its worker ended (None: it was not)."""
         self._waiters: list[tuple[Any, anyio.Event]] = []
         self._waiters_lock = threading.Lock()
 
@@ -211,6 +216,9 @@ class _Call:
             self.exit_code = capture.run_in(self.ctx, self._invoke)
         finally:
             self.ended = time.perf_counter()
+            # The token can still stop after this (its deadline passing, a late cancel): that
+            # changes nothing about a call that has ended.
+            self.stop_reason = self.ctx.token.reason
             self.engine._finished()
             self.done.set()
             with self._waiters_lock:
@@ -270,16 +278,17 @@ class _Call:
         finished = self.done.is_set()
         if not finished:
             token.cancel("timeout")
+        reason = self.stop_reason if finished else token.reason
         end = self.ended if finished and self.ended is not None else time.perf_counter()
         duration = end - self.started
         raw = self.ctx.stdout.getvalue()
         stderr = self.ctx.stderr.getvalue().decode("utf-8", "replace")
         status: Status
-        if token.reason == "timeout":
+        if reason == "timeout":
             status = "timeout"
             stderr = _stopped_note(stderr, f"timed out after {self.timeout:g} s")
             code = 124
-        elif token.reason is not None:
+        elif reason is not None:
             status = "cancelled"
             stderr = _stopped_note(stderr, "cancelled")
             code = 130

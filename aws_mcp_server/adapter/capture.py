@@ -14,11 +14,15 @@ stderr, so a stray write by anyone misses the wire; inside a call the proxies ar
 
 from __future__ import annotations
 
+import heapq
 import io
+import itertools
+import logging
 import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
@@ -38,18 +42,46 @@ class CallStopped(Exception):
 
 
 class CancelToken:
-    """A deadline and a cancel flag, checked by the engine before every request and sleep."""
+    """A deadline and a cancel flag, checked by the engine before every request and sleep.
+
+    A check only helps a thread that reaches it: one blocked in a socket read does not. So a
+    token also runs callbacks (`on_stop`) the moment it stops, whether by `cancel()` or by its
+    deadline passing; for the deadline, one shared watcher thread cancels it on time (see
+    `_Deadlines`). The callbacks run on whichever thread stopped the token and must not block:
+    they release what the call holds (`transport` shuts its sockets down).
+    """
 
     def __init__(self, timeout: float | None = None) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._on_stop: list[Callable[[], None]] = []
+        self._watched = False
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.reason: str | None = None
 
     def cancel(self, reason: str = "cancelled") -> None:
-        if self.reason is None:
-            self.reason = reason
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            callbacks, self._on_stop = self._on_stop, []
         self._event.set()
+        for callback in callbacks:
+            _run_callback(callback)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once, as soon as the token stops (now, if it has stopped already).
+        A token with a deadline is watched from then on, so that the deadline alone stops it."""
+        with self._lock:
+            stopped = self.reason is not None
+            if not stopped:
+                self._on_stop.append(callback)
+            watch = not stopped and self.deadline is not None and not self._watched
+            self._watched = self._watched or watch
+        if stopped:
+            _run_callback(callback)
+        elif watch:
+            _DEADLINES.watch(self)
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -76,6 +108,66 @@ class CancelToken:
         wait = seconds if left is None else max(0.0, min(seconds, left))
         self._event.wait(wait)
         self.check()
+
+
+def _run_callback(callback: Callable[[], None]) -> None:
+    try:
+        callback()
+    except Exception:  # a release that failed must not stop the others, nor the canceller
+        logging.getLogger(__name__).warning("a stop callback failed", exc_info=True)
+
+
+class _Deadlines:
+    """One daemon thread that stops each watched token when its deadline passes.
+
+    Without it a deadline is noticed only at a thread's next check, which a thread blocked in
+    a read of a trickling response never reaches. Tokens are held weakly: a finished call's
+    token goes away with its call.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, weakref.ref[CancelToken]]] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, token: CancelToken) -> None:
+        assert token.deadline is not None
+        with self._cond:
+            heapq.heappush(self._heap, (token.deadline, next(self._seq), weakref.ref(token)))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="aws-call-deadlines", daemon=True
+                )
+                self._thread.start()
+            else:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        # Started from inside a call, this thread inherited the call's context: it is no
+        # part of that call.
+        _local.ctx = None
+        while True:
+            with self._cond:
+                while True:
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        break
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+                _, _, ref = heapq.heappop(self._heap)
+            token = ref()
+            if token is not None and token.reason is None:
+                token.cancel("timeout")
+
+    def _after_fork(self) -> None:
+        # A forked child has none of the parent's threads and may have inherited a held lock.
+        self._cond = threading.Condition(threading.Lock())
+        self._heap = []
+        self._thread = None
+
+
+_DEADLINES = _Deadlines()
+os.register_at_fork(after_in_child=_DEADLINES._after_fork)
 
 
 class Output:

@@ -29,6 +29,7 @@ import awscli.formatter
 import awscli.help
 import awscli.paramfile
 import awscli.table
+import botocore.awsrequest
 import botocore.client
 import botocore.credentials
 import botocore.endpoint
@@ -40,10 +41,12 @@ import botocore.regions
 import botocore.retries.bucket
 import botocore.session
 import botocore.waiter
+import urllib3.connection
+import urllib3.connectionpool
 from awscli.customizations.commands import BasicCommand
 from awscli.customizations.s3.syncstrategy.base import BaseSync
 
-from aws_mcp_server.adapter import capture, helptext
+from aws_mcp_server.adapter import capture, helptext, transport
 
 
 class PatchShapeError(ImportError):
@@ -192,6 +195,38 @@ _original_create_endpoint: Callable[..., Any] = botocore.endpoint.EndpointCreato
 def _create_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
     kwargs.setdefault("http_session_cls", _shared_http_session)
     return _original_create_endpoint(self, *args, **kwargs)
+
+
+def _patch_connection_pools() -> None:
+    """Every socket of a call, shut down when it stops (see `transport`)."""
+    init = botocore.httpsession.URLLib3Session.__init__
+    names = set(init.__code__.co_names)
+    if not {"AWSHTTPConnectionPool", "AWSHTTPSConnectionPool"} <= names:
+        raise PatchShapeError(
+            "botocore's URLLib3Session no longer takes its pool classes from botocore.awsrequest"
+        )
+    for owner, name, params in (
+        (urllib3.connectionpool.HTTPConnectionPool, "_get_conn", ("self", "timeout")),
+        (urllib3.connectionpool.HTTPConnectionPool, "_put_conn", ("self", "conn")),
+        (urllib3.connectionpool.HTTPConnectionPool, "_get_timeout", ("self", "timeout")),
+        (urllib3.connection.HTTPConnection, "_new_conn", ("self",)),
+        (urllib3.connection.HTTPConnection, "close", ("self",)),
+    ):
+        _expect(owner, name, params)
+    for name, guarded in (
+        ("AWSHTTPConnectionPool", transport.GuardedHTTPConnectionPool),
+        ("AWSHTTPSConnectionPool", transport.GuardedHTTPSConnectionPool),
+    ):
+        if getattr(botocore.awsrequest, name) not in guarded.__mro__:
+            raise PatchShapeError(f"botocore.awsrequest.{name} changed since the adapter loaded")
+        _replace(
+            botocore.awsrequest,
+            name,
+            guarded,
+            "a call's sockets are shut down the moment it is cancelled or past its deadline, "
+            "and no socket wait outlasts the deadline (s3transfer threads, credential "
+            "providers and every client included)",
+        )
 
 
 # --- per-call behaviour behind process-wide names ------------------------------------------
@@ -431,6 +466,7 @@ def apply() -> None:
         _create_endpoint,
         "connection pools shared by calls with the same transport settings",
     )
+    _patch_connection_pools()
     token_time = _TokenTime()
     for module in (
         botocore.waiter,

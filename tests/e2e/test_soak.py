@@ -209,19 +209,9 @@ def test_a_client_that_disconnects_from_post_cancels_its_command(
 # --- faults ----------------------------------------------------------------------------------
 
 ENDPOINTS = {mode: f"faults: endpoint that {title}" for mode, title in faults.TITLES.items()}
-TRICKLE_BUG = ("a response that trickles one byte a second never trips the socket timeout and "
-               "the deadline is not checked while the body is read: the calls return at their "
-               "deadline but their threads and sockets stay, holding every --max-concurrency slot")
 
 
-def _param(mode: str, reason: str) -> object:
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if mode == "trickle" else []
-    return pytest.param(mode, marks=marks)
-
-
-# Against the trickling endpoint one of the calls finds every slot taken by the first one's
-# abandoned thread, and gets the SDK's bare "Error executing tool" (see the slot test below).
-@pytest.mark.parametrize("mode", [_param(m, TRICKLE_BUG) for m in ENDPOINTS])
+@pytest.mark.parametrize("mode", list(ENDPOINTS))
 def test_a_call_to_a_bad_endpoint_ends_with_a_clear_error(
     faulted: dict[str, infra.Row], mode: str
 ) -> None:
@@ -230,14 +220,14 @@ def test_a_call_to_a_bad_endpoint_ends_with_a_clear_error(
     assert [c for c in calls if not (c["error"] and c["clear"])] == []
 
 
-@pytest.mark.parametrize("mode", [_param(m, TRICKLE_BUG) for m in ENDPOINTS])
+@pytest.mark.parametrize("mode", list(ENDPOINTS))
 def test_the_next_call_works_after_calls_timed_out(
     faulted: dict[str, infra.Row], mode: str
 ) -> None:
     assert faulted[ENDPOINTS[mode]].facts["next_call_ok"]
 
 
-@pytest.mark.parametrize("mode", [_param(m, TRICKLE_BUG) for m in ENDPOINTS])
+@pytest.mark.parametrize("mode", list(ENDPOINTS))
 def test_timed_out_calls_leave_no_threads_or_connections_behind(
     faulted: dict[str, infra.Row], mode: str
 ) -> None:
