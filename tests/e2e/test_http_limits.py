@@ -1,7 +1,7 @@
 """The HTTP limits end to end, each over a real server process: above a limit a client gets a
 clear refusal at once (413, 503, a JSON-RPC error), never a hang, and other clients are still
 answered. Also: a request id the SDK would take for a notification gets an error, and a client
-that goes away from `POST /` has its command cancelled (its --max-concurrency slot freed).
+that goes away mid-call has its command cancelled (its --max-concurrency slot freed).
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
 
 from tests.conftest import AwsFiles, Moto
@@ -228,23 +231,45 @@ def test_connections_beyond_max_connections_are_refused_with_503_at_once(
     assert "Exceeded concurrency limit" in running.log()
 
 
-# --- a client that goes away from POST / ---------------------------------------------------------
+# --- a client that goes away mid-call -----------------------------------------------------------
+# (Not /mcp with a session: there a disconnect is no cancellation, as the transport specifies; see
+# docs/http.md.)
 
 
-@pytest.mark.parametrize("generation", ["2025-11-25", MODERN])
-def test_a_client_that_goes_away_from_post_frees_its_slot_at_once(
-    aws_files: AwsFiles, moto_server: Moto, tmp_path: Path, generation: str
+def leave_mid_call(running: HttpServer, where: str) -> None:
+    """Start the never-ending waiter on `where` and go away after 2 s."""
+    if where == "sse":
+
+        async def call() -> None:
+            with anyio.move_on_after(2):
+                async with Client(sse_client(running.sse), mode="legacy") as client:
+                    await client.call_tool(READ, WAITING)
+
+        anyio.run(call)
+        return
+    url = f"{running.base}/" if where.startswith("POST /") else running.mcp
+    if where.endswith(MODERN):
+        body, headers = modern_call(WAITING)
+    else:
+        body = rpc("tools/call", name=READ, arguments=WAITING)
+        headers = {**STREAMABLE, "Mcp-Protocol-Version": "2025-11-25"}
+    with pytest.raises(httpx.ReadTimeout), httpx.stream(
+        "POST", url, json=body, headers=headers, timeout=2
+    ) as response:
+        response.read()
+
+
+@pytest.mark.parametrize("where", ["POST / 2025-11-25", f"POST / {MODERN}",
+                                   "/mcp --stateless", f"/mcp {MODERN}", "sse"])
+def test_a_client_that_goes_away_mid_call_frees_its_slot_at_once(
+    aws_files: AwsFiles, moto_server: Moto, tmp_path: Path, where: str
 ) -> None:
     audit = tmp_path / "audit.jsonl"
-    running = start_server(aws_files, moto_server, tmp_path, "--max-concurrency", "1",
-                           "--timeout", "60", "--audit-log", str(audit))
+    flags = ["--max-concurrency", "1", "--timeout", "60", "--audit-log", str(audit)]
+    running = start_server(aws_files, moto_server, tmp_path, *flags,
+                           *(["--stateless"] if "stateless" in where else []))
     try:
-        if generation == MODERN:
-            body, headers = modern_call(WAITING)
-        else:
-            body, headers = rpc("tools/call", name=READ, arguments=WAITING), JSON
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{running.base}/", json=body, headers=headers, timeout=2)
+        leave_mid_call(running, where)
         # The one slot is free again at once, not at the waiter's 60 s deadline. (A call waits
         # up to 30 s for a slot: the client's timeout is longer, so only the time tells.)
         started = time.monotonic()
