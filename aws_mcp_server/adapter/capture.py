@@ -122,19 +122,34 @@ class _Deadlines:
 
     Without it a deadline is noticed only at a thread's next check, which a thread blocked in
     a read of a trickling response never reaches. Tokens are held weakly: a finished call's
-    token goes away with its call.
+    token goes away with its call, and its entry with the next compaction (deadlines can be a
+    day away: the entries of calls long gone must not pile up until then).
     """
+
+    COMPACT_AFTER = 256
+    """Entries of tokens gone before the heap is rebuilt without them (when they are half)."""
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, weakref.ref[CancelToken]]] = []
         self._cond = threading.Condition(threading.Lock())
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        self._gone = 0
+
+    def _forget(self, ref: weakref.ref[CancelToken]) -> None:
+        # A weakref callback: it may run in any thread, at any allocation, with the lock held
+        # by that very thread. It only counts; `watch` compacts under the lock.
+        self._gone += 1
 
     def watch(self, token: CancelToken) -> None:
         assert token.deadline is not None
         with self._cond:
-            heapq.heappush(self._heap, (token.deadline, next(self._seq), weakref.ref(token)))
+            if self._gone > self.COMPACT_AFTER and self._gone * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if entry[2]() is not None]
+                heapq.heapify(self._heap)
+                self._gone = 0
+            entry = (token.deadline, next(self._seq), weakref.ref(token, self._forget))
+            heapq.heappush(self._heap, entry)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="aws-call-deadlines", daemon=True
@@ -164,6 +179,7 @@ class _Deadlines:
         self._cond = threading.Condition(threading.Lock())
         self._heap = []
         self._thread = None
+        self._gone = 0
 
 
 _DEADLINES = _Deadlines()

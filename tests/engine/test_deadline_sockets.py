@@ -15,8 +15,11 @@ in this process, and the slot is free for the next call.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import os
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -43,9 +46,12 @@ class BadEndpoint:
     `hang` (never answers), `trickle` (one byte a second of a long answer), `reset` (RST), or
     `relay` to `upstream` until `stall()` (then holds every connection open, both ways)."""
 
-    def __init__(self, mode: str, upstream: int | None = None) -> None:
+    def __init__(
+        self, mode: str, upstream: int | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.mode = mode
         self.upstream = upstream
+        self.tls = tls
         self.stalled = threading.Event()
         self.closed = threading.Event()
         self.sent_up = 0
@@ -56,7 +62,7 @@ class BadEndpoint:
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._server.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread(self._accept)
 
     def _thread(self, target: Callable[..., None], *args: object) -> None:
@@ -75,6 +81,8 @@ class BadEndpoint:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn, contextlib.suppress(OSError):
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             data = b""
             while b"\r\n\r\n" not in data:
                 chunk = conn.recv(65536)
@@ -197,8 +205,10 @@ def wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
 def endpoint_for() -> Iterator[Callable[..., BadEndpoint]]:
     made: list[BadEndpoint] = []
 
-    def make(mode: str, upstream: int | None = None) -> BadEndpoint:
-        made.append(BadEndpoint(mode, upstream))
+    def make(
+        mode: str, upstream: int | None = None, tls: ssl.SSLContext | None = None
+    ) -> BadEndpoint:
+        made.append(BadEndpoint(mode, upstream, tls))
         return made[-1]
 
     yield make
@@ -268,6 +278,53 @@ def test_cancelling_a_call_stuck_in_a_trickling_read_ends_it_at_once(
     assert call.done.wait(PROMPT)
     assert time.monotonic() - cancelled < PROMPT
     assert call.result().status == "cancelled"
+    assert_released(engine, endpoint, before)
+
+
+def _self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 and the CA bundle (in the workdir) that trusts it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    bundle = directory / "ca.pem"
+    bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile = directory / "key.pem"
+    keyfile.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(bundle, keyfile)
+    return context, bundle
+
+
+def test_a_call_stuck_in_a_trickling_tls_read_is_released_at_the_deadline(
+    engine: Engine, endpoint_for: Callable[..., BadEndpoint], tmp_path: Path
+) -> None:
+    context, bundle = _self_signed(tmp_path)
+    endpoint = endpoint_for("trickle", tls=context)
+    before = {thread.ident for thread in threading.enumerate()}
+    call = engine.start(
+        plan(["s3api", "list-buckets", "--ca-bundle", str(bundle)], endpoint.url),
+        timeout=DEADLINE,
+    )
+    result = call.wait()
+    assert result.status == "timeout", (result.status, result.stderr)
+    assert call.ended is not None and call.ended - call.started < DEADLINE + PROMPT
     assert_released(engine, endpoint, before)
 
 

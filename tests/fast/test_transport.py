@@ -129,3 +129,10 @@ def test_a_shut_down_connection_is_closed_before_it_goes_back_to_the_pool() -> N
         assert conn.sock is None
         assert ours.fileno() == -1
         assert transport.held_by(ctx).shut == 1
+
+
+def test_the_deadline_watcher_forgets_the_tokens_of_calls_long_gone() -> None:
+    # Deadlines can be a day away: entries for tokens already gone must not pile up until then.
+    for _ in range(3000):
+        capture.CancelToken(86_400).on_stop(lambda: None)
+    assert len(capture._DEADLINES._heap) < 1000
