@@ -223,10 +223,19 @@ def _slots_busy(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) 
             row.errors += 1
             row.broke.append(f"{name} answered only when a slot freed up ({waited:.1f} s): the "
                              "event loop is blocked while a call waits for a slot")
-    if "already running" not in texts.get("queued", "") and ends["queued"] > first_free:
-        row.broke.append(f"the queued call waited {ends['queued'] - 1.0:.1f} s for a slot")
+    # A call that finds every slot busy waits for one (up to 30 s or --timeout), then runs, or
+    # is refused saying why: never a hang.
+    queued = texts.get("queued", "")
+    queued_waited = ends["queued"] - 1.0
+    queued_ran = '"isError":false' in queued.replace(" ", "")
+    if not queued_ran and "already running" not in queued:
+        row.errors += 1
+        row.broke.append(f"the queued call neither ran nor said why: {queued[:100]!r}")
+    if queued_waited > min(deadline, 30.0) + GRACE + (first_free - 1.0):
+        row.broke.append(f"the queued call waited {queued_waited:.1f} s for a slot")
     row.broke += infra.log_problems(log)
     row.facts = {"ends": ends, "texts": texts, "first_slot_free": first_free,
+                 "queued_ran": queued_ran, "queued_waited": queued_waited,
                  "health_prompt": ends["health"] < prompt,
                  "list_prompt": ends["tools/list"] < prompt}
     return row

@@ -238,10 +238,13 @@ def test_timed_out_calls_leave_no_threads_or_connections_behind(
     assert last["held_open"] == 0
 
 
-def test_a_call_refused_for_lack_of_a_slot_says_why(faulted: dict[str, infra.Row]) -> None:
-    facts = faulted[ENDPOINTS["trickle"]].facts
-    assert not facts["next_call_ok"], "the precondition: the slots were all taken"
-    assert "already running" in facts["next_call"]
+def test_a_call_that_finds_every_slot_busy_runs_once_one_frees(
+    faulted: dict[str, infra.Row],
+) -> None:
+    facts = faulted[f"faults: every slot busy (HTTP, --max-concurrency {faults.SLOTS})"].facts
+    assert facts["queued_ran"], facts["texts"]["queued"]
+    # It waited for the first slot to free, not for its own deadline.
+    assert facts["ends"]["queued"] >= facts["first_slot_free"] - 0.5
 
 
 def test_requests_that_need_no_slot_are_answered_while_every_slot_is_busy(
