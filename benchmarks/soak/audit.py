@@ -40,6 +40,9 @@ class Phase:
     refused_without_line: int = 0
     partial_lines: int = 0
     """Calls that left a fragment (not one complete record) in the log."""
+    told_unwritable: int = 0
+    """Calls refused because the log could not be written (`audit:unwritable`): no line can
+    exist for them, and none ran."""
     told_error: int = 0
     """Calls that came back as a tool error (the refused ones, and any refused for the log)."""
     messages: list[str] = field(default_factory=list)
@@ -246,7 +249,9 @@ async def _phase(client: Any, name: str, audit: Path, moto: infra.Moto, scale: S
             if not refuse and len(phase.messages) < 3:
                 phase.messages.append(text[:200])
         ran = bucket in infra.s3_buckets(moto.url)
-        if refuse:
+        if "audit:unwritable" in text:
+            phase.told_unwritable += 1
+        elif refuse:
             if got_line:
                 phase.refused_with_line += 1
             else:

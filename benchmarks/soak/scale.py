@@ -36,7 +36,7 @@ class Scale:
         return replace(
             self, fuzz_decide=3_000, fuzz_stdio=300, conc_calls=120, conc_timeout=10.0,
             fault_timeout=2.0,
-            fault_watch=(0.0, 3.0), big_file_mb=40, list_objects=200, abuse_requests=1_000,
+            fault_watch=(0.0, 11.0), big_file_mb=40, list_objects=200, abuse_requests=1_000,
             abuse_connections=16, slowloris=40, slowloris_seconds=4.0, session_flood=100,
             audit_calls=8,
         )
