@@ -17,19 +17,21 @@ Routes (every MCP path behind the same Host/Origin check, body limit and optiona
 All MCP handling is the SDK's: its session managers (a stateless JSON-response one serves
 `POST /`), its SSE transport, its DNS-rebinding check and bearer-auth middleware. This module
 wires them together, decides the safety settings, and holds every POST to the limits first
-(`_Exchange`): the body size (413), a request id the SDK would mistake for a notification
-(-32600), and on `POST /` a client that goes away (its call is cancelled).
+(`_Exchange`): the body size (413), the time to send it (408), a request id the SDK would mistake
+for a notification (-32600), and on `POST /` a client that goes away (its call is cancelled).
 
 Limits at the connection level are uvicorn's (`uvicorn_kwargs`): at most --max-connections
 connections are served at once (beyond, 503 at once), a request head of at most
 `MAX_HEADER_BYTES` (beyond, 400 and the connection closed), `KEEP_ALIVE_SECONDS` between
-requests on one connection. uvicorn's h11 protocol has no timeout for reading a request head:
-a client that sends its headers a byte at a time holds its connection until it stops, so what
-slow clients can hold is bounded by --max-connections (each then costs others a 503, not a hang).
+requests on one connection. uvicorn's h11 protocol has no timeout for reading a request head, so
+`_DeadlineH11Protocol` adds one (--request-timeout): a client that sends its headers a byte at a
+time (slowloris) is answered 408 and dropped, rather than holding one of those connections for as
+long as it likes. `_Exchange` bounds the body by the same time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import hmac
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import h11
 import uvicorn
 import uvicorn.supervisors
 from mcp.server import MCPServer
@@ -63,10 +66,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from aws_mcp_server import __version__
 from aws_mcp_server.errors import ConfigError
-from aws_mcp_server.settings import Settings
+from aws_mcp_server.settings import DEFAULT_REQUEST_TIMEOUT, Settings
 
 log = logging.getLogger("aws_mcp_server.http")
 
@@ -81,12 +85,124 @@ decision: a bearer token and a browser's headers take well under 4 KiB."""
 
 KEEP_ALIVE_SECONDS = 5
 """How long an idle keep-alive connection is kept after a response (uvicorn's default). It does
-not bound a client that is slow to send a request head: nothing in uvicorn's h11 protocol does."""
+not bound a client that is slow to send a request head (uvicorn stops it at the first byte):
+--request-timeout does (`_DeadlineH11Protocol`)."""
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
 """On SIGINT/SIGTERM, plain JSON requests in flight get this long to finish before they are
 cancelled. Streamed (SSE) responses are closed at once by sse-starlette, which cancels a command
 running on one (the audit log records it `cancelled`) instead of holding shutdown for idle streams."""
+
+_REQUEST_TIMEOUT_BODY = (
+    b"Request Timeout: the request head was not received in time (--request-timeout); "
+    b"send the whole request at once.\n"
+)
+
+# What _DeadlineH11Protocol overrides or reads of uvicorn's and h11's, checked once here: an
+# upgrade that renames one fails at import, not silently drops the deadline.
+for _owner, _name in ((H11Protocol, "connection_made"), (H11Protocol, "connection_lost"),
+                      (H11Protocol, "data_received"), (H11Protocol, "on_response_complete"),
+                      (h11.Connection, "their_state"), (h11.Connection, "our_state"),
+                      (h11.Connection, "trailing_data")):
+    if not hasattr(_owner, _name):
+        raise ImportError(
+            f"{_owner.__module__}.{_owner.__qualname__}.{_name} is gone: the request-head "
+            "deadline (_DeadlineH11Protocol) needs updating for this uvicorn/h11"
+        )
+
+
+class _DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for the request head (--request-timeout).
+
+    The timer runs from the connection's start, and again from the end of each response on a
+    kept-alive connection; it stops as soon as h11 has a whole request head (the client's state
+    leaves IDLE). When it fires first, the client is answered `408 Request Timeout` and the
+    connection closed: a slow-header client (slowloris) otherwise holds its connection, one of
+    --max-connections, for as long as it trickles. A kept-alive connection on which nothing at
+    all has arrived is closed without a 408, as uvicorn's own keep-alive timeout does: a 408
+    there could be read by the client as the answer to the request it is about to send.
+
+    After a response that left part of the request body unread (an early 413 or 408), the timer
+    runs too, and closes the connection if the client is still sending it. The response side and
+    the time a request takes to be served are not bounded here.
+    """
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self._request_timeout: float = getattr(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._answered_one = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE and self.conn.our_state is not h11.DONE:
+            self._stop_head_timer()  # a whole head is in: the request is being served
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._answered_one = True
+        # Their state is IDLE before the next request, or SEND_BODY if this answer came before
+        # the whole body (a pipelined request already read leaves ours at SEND_RESPONSE).
+        unread_body = self.conn.their_state is h11.SEND_BODY and self.conn.our_state is h11.DONE
+        if not self.transport.is_closing() and (self.conn.their_state is h11.IDLE or unread_body):
+            self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._stop_head_timer()
+        self._head_timer = self.loop.call_later(self._request_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        conn = self.conn
+        if conn.their_state is h11.IDLE and conn.our_state is h11.IDLE:
+            pending, _ = conn.trailing_data
+            if self._answered_one and not pending:
+                self._close_quietly()
+                return
+            log.info("%s: no whole request head within %g s (--request-timeout): 408",
+                     _peer(self.client), self._request_timeout)
+            self._send_408()
+        elif conn.our_state is h11.DONE and conn.their_state is h11.SEND_BODY:
+            # Answered already; the client is still sending a body nobody will read.
+            self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(h11.LocalProtocolError):
+            self.conn.send(h11.ConnectionClosed())
+        self.transport.close()
+
+    def _send_408(self) -> None:
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(_REQUEST_TIMEOUT_BODY)).encode()),
+            (b"connection", b"close"),
+        ]
+        events = (h11.Response(status_code=408, headers=headers, reason=b"Request Timeout"),
+                  h11.Data(data=_REQUEST_TIMEOUT_BODY), h11.EndOfMessage())
+        with contextlib.suppress(h11.LocalProtocolError):
+            output = b"".join(self.conn.send(event) or b"" for event in events)
+            self.transport.write(output)
+        self.transport.close()
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "a client"
+
 
 MCP_PATH = "/mcp"
 SSE_PATH = "/sse-transport/sse"
@@ -202,6 +318,7 @@ _SDK_SHAPE_ERROR = "Validation error"
 """How the SDK's message starts when a body is JSON but not one JSON-RPC message; it goes on with
 pydantic's dump of every union branch it tried, with documentation URLs."""
 _SDK_NO_SESSION = "Bad Request: Missing session ID"
+_SDK_TOO_MANY_SESSIONS = "Too many open sessions"
 
 
 def _message_problem(body: bytes) -> str | None:
@@ -248,14 +365,18 @@ class _ExplainedErrors:
     """Answers the SDK's 400s for a body that is not a JSON-RPC message in words a model (or a
     person with curl) can act on: what was wrong and a corrected example, instead of pydantic's
     dump of every union branch with documentation URLs. A missing session on /mcp says how to get
-    one. Every other response, and every check before these (Host/Origin, token, size, media
+    one, and the SDK's 503 for a session beyond --max-sessions what to do instead. Every other
+    response, and every check before these (Host/Origin, token, size, media
     type), is the SDK's, unchanged.
     """
 
-    def __init__(self, app: ASGIApp, *, session_hint: bool, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, session_hint: bool, max_body: int, settings: Settings | None = None
+    ) -> None:
         self.app = app
         self.session_hint = session_hint
         self.max_body = max_body
+        self.settings = settings or Settings()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -271,7 +392,7 @@ class _ExplainedErrors:
             return message
 
         async def explaining_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 400:
+            if message["type"] == "http.response.start" and message["status"] in (400, 503):
                 held.append(message)  # wait for the body: it may need rewording
                 return
             if held and message["type"] == "http.response.body":
@@ -304,6 +425,18 @@ class _ExplainedErrors:
                 return None
             # -32600: the body is JSON but not a valid request object (JSON-RPC 2.0, 5.1).
             error = {"code": INVALID_REQUEST, "message": problem}
+        elif self.session_hint and text == _SDK_TOO_MANY_SESSIONS:
+            limits = self.settings
+            error = {
+                **error,
+                "message": (
+                    f"{text}: this server keeps at most {limits.max_sessions} sessions "
+                    "(--max-sessions) and all are in use; nothing was run. POST one-off requests "
+                    "to / (no session needed), end sessions you no longer use (DELETE /mcp with "
+                    "their Mcp-Session-Id), or retry later: an idle session is closed after "
+                    f"{limits.session_idle_timeout:g} s (--session-idle-timeout)."
+                ),
+            }
         elif self.session_hint and text == _SDK_NO_SESSION:
             error = {
                 **error,
@@ -365,6 +498,9 @@ class _Exchange:
       passes the limit. (The SDK's own limit, set to the same size, answers in plain text.)
     - A request whose id is not a string or an integer gets -32600 (see `_id_problem`), after
       the same Content-Type, Host and Origin checks the SDK makes first.
+    - A body that has not arrived whole within --request-timeout of the request head is answered
+      408 with a JSON-RPC error that names the setting, and the connection closed: a client
+      trickling its body would otherwise hold its connection (and its buffered bytes) forever.
     - With `cancel_on_disconnect` (`POST /`), the request is cancelled when its client goes
       away: a JSON response is written only at the end, so nothing else notices the disconnect,
       and the command would run on to its deadline holding a --max-concurrency slot. Cancelling
@@ -379,10 +515,12 @@ class _Exchange:
         *,
         max_body: int,
         security: TransportSecuritySettings,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         cancel_on_disconnect: bool = False,
     ) -> None:
         self.app = app
         self.max_body = max_body
+        self.request_timeout = request_timeout
         self.security = TransportSecurityMiddleware(security)
         self.cancel_on_disconnect = cancel_on_disconnect
 
@@ -395,16 +533,20 @@ class _Exchange:
             await self._too_large(send)
             return
         body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before its body was in: nobody to answer
-            body.extend(message.get("body", b""))
-            if len(body) > self.max_body:
-                await self._too_large(send)
-                return
-            if not message.get("more_body", False):
-                break
+        with anyio.move_on_after(self.request_timeout) as reading:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away before its body was in: nobody to answer
+                body.extend(message.get("body", b""))
+                if len(body) > self.max_body:
+                    await self._too_large(send)
+                    return
+                if not message.get("more_body", False):
+                    break
+        if reading.cancelled_caught:
+            await self._too_slow(send, len(body))
+            return
         problem = _id_problem(bytes(body))
         if problem is not None:
             refused = await self.security.validate_request(Request(scope), is_post=True)
@@ -475,13 +617,26 @@ class _Exchange:
         )
         await self._answer(send, 413, _rpc_error(INVALID_REQUEST, message))
 
+    async def _too_slow(self, send: Send, received: int) -> None:
+        log.info("request body not received within %g s (--request-timeout): 408",
+                 self.request_timeout)
+        message = (
+            f"The request body did not arrive within {self.request_timeout:g} s of its headers "
+            f"(--request-timeout; {received} bytes came): nothing was run. Send the whole body at "
+            "once, or ask the operator to raise --request-timeout."
+        )
+        await self._answer(send, 408, _rpc_error(INVALID_REQUEST, message), close=True)
+
     @staticmethod
-    async def _answer(send: Send, status: int, payload: bytes) -> None:
+    async def _answer(send: Send, status: int, payload: bytes, *, close: bool = False) -> None:
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(payload)).encode())]
+        if close:  # the rest of the body may still be on its way: do not read it as a request
+            headers.append((b"connection", b"close"))
         await send({
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode())],
+            "headers": headers,
         })
         await send({"type": "http.response.body", "body": payload})
 
@@ -524,6 +679,10 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
         stateless=settings.stateless,
         security_settings=security,
         max_request_body_size=limit,
+        # Both unused when stateless. Beyond the cap, initialize gets the SDK's 503, reworded by
+        # _ExplainedErrors; each session costs about 30 KiB, so 256 hold under 10 MB.
+        max_sessions=settings.max_sessions,
+        session_idle_timeout=settings.session_idle_timeout,
     )
     # POST / is the same JSON-RPC, one exchange per request: the SDK's stateless, JSON-response
     # mode is exactly that (no session header, no initialize required, no SSE framing).
@@ -540,7 +699,8 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
 
     def held(app: ASGIApp, *, cancel_on_disconnect: bool = False) -> ASGIApp:
         return _Exchange(
-            app, max_body=limit, security=security, cancel_on_disconnect=cancel_on_disconnect
+            app, max_body=limit, security=security, request_timeout=settings.request_timeout,
+            cancel_on_disconnect=cancel_on_disconnect,
         )
 
     def guarded(app: ASGIApp) -> ASGIApp:
@@ -590,7 +750,8 @@ def build_app(settings: Settings, server: MCPServer) -> Starlette:
         Route(
             MCP_PATH,
             guarded(held(_ExplainedErrors(
-                StreamableHTTPASGIApp(streamable), session_hint=True, max_body=limit
+                StreamableHTTPASGIApp(streamable), session_hint=True, max_body=limit,
+                settings=settings,
             ))),
         ),
         Route(
@@ -662,14 +823,24 @@ def uvicorn_kwargs(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": settings.max_connections + 1,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
-        # The h11 protocol, named: the header limit above is h11's, and httptools (picked by
-        # "auto" when installed) has none of its own.
-        "http": "h11",
+        # uvicorn's h11 protocol with a request-head deadline (it reads --request-timeout from
+        # `_Config`): the header limit above is h11's, and httptools (picked by "auto" when
+        # installed) has neither.
+        "http": _DeadlineH11Protocol,
     }
 
 
+class _Config(uvicorn.Config):
+    """uvicorn's configuration plus --request-timeout, which `_DeadlineH11Protocol` reads from
+    it (uvicorn hands each connection's protocol its config, and nothing else of ours)."""
+
+    def __init__(self, *, request_timeout: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.request_timeout = request_timeout
+
+
 def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
-    return uvicorn.Config(app, **uvicorn_kwargs(settings))
+    return _Config(app=app, request_timeout=settings.request_timeout, **uvicorn_kwargs(settings))
 
 
 def _startup_warnings(settings: Settings) -> None:
@@ -711,7 +882,7 @@ _worker_settings: Settings | None = None
 _worker_claims: str | None = None
 
 
-class _WorkersConfig(uvicorn.Config):
+class _WorkersConfig(_Config):
     """uvicorn's configuration, carrying our Settings to each worker process (the config is
     what uvicorn hands a spawned worker); there it builds the app from them."""
 
@@ -762,6 +933,7 @@ def run_http_workers(settings: Settings) -> None:
     config = _WorkersConfig(
         settings,
         claims,
+        request_timeout=settings.request_timeout,
         app="aws_mcp_server.http:worker_app",
         factory=True,
         workers=settings.workers,

@@ -46,12 +46,38 @@ MAX_TIMEOUT = 86_400.0
 """Longest `--timeout` (a day): the longest AWS waiters poll for an hour or two; beyond a day a
 deadline is no bound at all (and Python's thread waits overflow on huge ones)."""
 
-DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_MAX_CONNECTIONS = 512
 """HTTP connections served at once (`--max-connections`), per process. A client on /mcp with a
 session holds two (its POST and its GET stream), a plain client one; commands are capped
-separately (`--max-concurrency`), so this bounds what waiting and idle clients can hold."""
+separately (`--max-concurrency`), so this bounds what waiting and idle clients can hold. High
+enough that a few hundred slow clients (each dropped after --request-timeout) do not take every
+place; low enough to sit under the usual open-file limit of 1024 with `FILE_HEADROOM` to spare."""
 
 MAX_CONNECTIONS = 10_000
+
+FILE_HEADROOM = 256
+"""Open files kept free beyond --max-connections (one socket each): the process's own files,
+the audit log, and the AWS connections of running commands (botocore pools, s3 transfer
+threads). At start-up the open-file limit must leave this much above --max-connections."""
+
+DEFAULT_REQUEST_TIMEOUT = 10.0
+"""Seconds a client has to send a whole request head, and again its whole body
+(`--request-timeout`). A real client sends both in milliseconds; a slow-header client
+(slowloris) is answered 408 and dropped, instead of holding a connection for as long as it likes."""
+
+MAX_REQUEST_TIMEOUT = 600.0
+
+DEFAULT_MAX_SESSIONS = 256
+"""Streamable HTTP sessions kept at once on /mcp (`--max-sessions`); each costs about 30 KiB of
+memory. Beyond, initialize is answered 503 until a session ends (DELETE) or idles out."""
+
+MAX_SESSIONS = 100_000
+
+DEFAULT_SESSION_IDLE_TIMEOUT = 1800.0
+"""Seconds a session on /mcp may go without a request in flight (none served, no GET stream
+open) before it is closed and its id answers 404 (`--session-idle-timeout`); the SDK's default."""
+
+MAX_SESSION_IDLE_TIMEOUT = 86_400.0
 
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 """Largest HTTP request body (`--max-request-bytes`). A tool call is a few KiB (the command itself
@@ -93,6 +119,9 @@ class Settings:
     max_concurrency: int = 8
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    session_idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT
     read_only: bool = False
     allow_services: tuple[str, ...] = ()
     deny_services: tuple[str, ...] = ()
@@ -190,6 +219,32 @@ class Settings:
                 f"(16 KiB to 64 MiB), not {self.max_request_bytes}",
                 rule="settings:max-request-bytes",
                 fix=f"The default, {DEFAULT_MAX_REQUEST_BYTES} (1 MiB), fits any tool call.",
+            )
+        self._check_http_timeouts()
+
+    def _check_http_timeouts(self) -> None:
+        if not (
+            math.isfinite(self.request_timeout) and 0 < self.request_timeout <= MAX_REQUEST_TIMEOUT
+        ):
+            raise ConfigError(
+                f"--request-timeout must be a positive number of seconds, at most "
+                f"{MAX_REQUEST_TIMEOUT:.0f}, not {self.request_timeout}",
+                rule="settings:request-timeout",
+                fix=f"The default, {DEFAULT_REQUEST_TIMEOUT:.0f} s, is ample for any real client.",
+            )
+        if not 1 <= self.max_sessions <= MAX_SESSIONS:
+            raise ConfigError(
+                f"--max-sessions must be 1-{MAX_SESSIONS}, not {self.max_sessions}",
+                rule="settings:max-sessions",
+            )
+        if not (
+            math.isfinite(self.session_idle_timeout)
+            and 1 <= self.session_idle_timeout <= MAX_SESSION_IDLE_TIMEOUT
+        ):
+            raise ConfigError(
+                f"--session-idle-timeout must be 1-{MAX_SESSION_IDLE_TIMEOUT:.0f} seconds "
+                f"(a day), not {self.session_idle_timeout}",
+                rule="settings:session-idle-timeout",
             )
 
     def _check_request_state(self) -> None:
@@ -339,7 +394,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("output_cap", "--output-cap", "AWS_MCP_OUTPUT_CAP", "int", "bytes of output returned per call (default 100000)", _SAFETY, metavar="BYTES"),
     Option("json_indent", "--json-indent", "AWS_MCP_JSON_INDENT", "int", "indent JSON output by this many spaces (default 0: compact; the AWS CLI uses 4)", _SAFETY, metavar="N"),
     Option("max_concurrency", "--max-concurrency", "AWS_MCP_MAX_CONCURRENCY", "int", "commands running at once (default 8)", _SAFETY, metavar="N"),
-    Option("max_connections", "--max-connections", "AWS_MCP_MAX_CONNECTIONS", "int", f"HTTP connections served at once, per process (default {DEFAULT_MAX_CONNECTIONS}); idle keep-alive connections, open streams and clients still sending their request count. Beyond it a request is answered 503 at once, never queued", _SAFETY, metavar="N"),
+    Option("max_connections", "--max-connections", "AWS_MCP_MAX_CONNECTIONS", "int", f"HTTP connections served at once, per process (default {DEFAULT_MAX_CONNECTIONS}); idle keep-alive connections, open streams and clients still sending their request count. Beyond it a request is answered 503 at once, never queued. Must stay {FILE_HEADROOM} under the open-file limit (ulimit -n), or the server refuses to start", _SAFETY, metavar="N"),
+    Option("request_timeout", "--request-timeout", "AWS_MCP_REQUEST_TIMEOUT", "float", f"seconds a client has to send its whole HTTP request head, and again its whole body (default {DEFAULT_REQUEST_TIMEOUT:.0f}); a slower one is answered 408 and its connection closed. Not the response, nor a long tool call", _SAFETY, metavar="SECONDS"),
+    Option("max_sessions", "--max-sessions", "AWS_MCP_MAX_SESSIONS", "int", f"streamable HTTP sessions kept at once on /mcp (default {DEFAULT_MAX_SESSIONS}); beyond, initialize is answered 503 until one ends (DELETE) or idles out. Stateful /mcp only: no effect with --stateless", _SAFETY, metavar="N"),
+    Option("session_idle_timeout", "--session-idle-timeout", "AWS_MCP_SESSION_IDLE_TIMEOUT", "float", f"seconds a /mcp session may go without a request in flight before it is closed and its id answers 404 (default {DEFAULT_SESSION_IDLE_TIMEOUT:.0f}). Stateful /mcp only: no effect with --stateless", _SAFETY, metavar="SECONDS"),
     Option("max_request_bytes", "--max-request-bytes", "AWS_MCP_MAX_REQUEST_BYTES", "int", f"largest HTTP request body (default {DEFAULT_MAX_REQUEST_BYTES}: 1 MiB); larger is answered 413 with a JSON-RPC error", _SAFETY, metavar="BYTES"),
     Option("audit_log", "--audit-log", "AWS_MCP_AUDIT_LOG", "path", "append one JSON line per tool call to this file", _SAFETY, metavar="FILE"),
     Option("log_level", "--log-level", "AWS_MCP_LOG_LEVEL", "upper", "DEBUG, INFO (default), WARNING or ERROR", "logging", ("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -369,9 +427,39 @@ def load(
     return Settings(**values)
 
 
+def check_open_files(max_connections: int, limit: int | None) -> None:
+    """Refuse `max_connections` when it and `FILE_HEADROOM` more files do not fit the process's
+    open-file limit (None: unlimited or unknown). Beyond the limit, accepting a connection fails
+    with EMFILE: a new client then waits unanswered, and a running command cannot open its
+    sockets."""
+    if limit is None or max_connections + FILE_HEADROOM <= limit:
+        return
+    most = limit - FILE_HEADROOM
+    raise ConfigError(
+        f"--max-connections {max_connections} does not fit this process's open-file limit of "
+        f"{limit} (ulimit -n): each connection is a file, and {FILE_HEADROOM} more are kept for "
+        "the server's own files and AWS connections",
+        rule="settings:max-connections",
+        fix=(f"Pass --max-connections {most} or less, or raise the limit" if most >= 1 else
+             "Raise the limit") + " (ulimit -n; LimitNOFILE= under systemd) before starting.",
+    )
+
+
+def _open_file_limit() -> int | None:
+    # The soft RLIMIT_NOFILE, read through os.sysconf: the `resource` module is POSIX-only, and
+    # this package imports nothing that is. Windows has no such per-process limit to read.
+    if not hasattr(os, "sysconf") or "SC_OPEN_MAX" not in os.sysconf_names:
+        return None
+    limit = os.sysconf("SC_OPEN_MAX")
+    return limit if limit > 0 else None
+
+
 def check_startup(settings: Settings) -> None:
     """What can only be checked on this machine, before the server starts: the workdir can be
-    made (or is a directory), the audit log can be appended to. Raises `ConfigError`."""
+    made (or is a directory), the audit log can be appended to, and over HTTP the open-file limit
+    leaves room for --max-connections. Raises `ConfigError`."""
+    if settings.transport == "http":
+        check_open_files(settings.max_connections, _open_file_limit())
     workdir = settings.workdir
     if workdir.exists() and not workdir.is_dir():
         raise ConfigError(

@@ -9,14 +9,28 @@ import json
 import pytest
 
 from aws_mcp_server.errors import ConfigError
-from aws_mcp_server.http import MAX_HEADER_BYTES, _id_problem, uvicorn_config, uvicorn_kwargs
-from aws_mcp_server.settings import Settings, load
+from aws_mcp_server.http import (
+    MAX_HEADER_BYTES,
+    _DeadlineH11Protocol,
+    _id_problem,
+    uvicorn_config,
+    uvicorn_kwargs,
+)
+from aws_mcp_server.settings import FILE_HEADROOM, Settings, check_open_files, load
 
 
-def test_the_defaults_are_64_connections_and_one_mib_bodies() -> None:
+def test_the_defaults_are_512_connections_one_mib_bodies_and_ten_seconds_to_send_them() -> None:
     settings = Settings()
-    assert settings.max_connections == 64
+    assert settings.max_connections == 512
     assert settings.max_request_bytes == 1024 * 1024
+    assert settings.request_timeout == 10.0
+    assert settings.max_sessions == 256
+    assert settings.session_idle_timeout == 1800.0
+
+
+def test_the_default_connections_fit_the_usual_open_file_limit_of_1024() -> None:
+    assert Settings().max_connections + FILE_HEADROOM <= 1024
+    check_open_files(Settings().max_connections, 1024)
 
 
 def test_the_limits_are_read_from_flags_and_the_environment() -> None:
@@ -43,6 +57,18 @@ def test_the_limits_are_read_from_flags_and_the_environment() -> None:
         ({"AWS_MCP_OUTPUT_CAP": "999"}, "settings:output-cap"),
         ({"AWS_MCP_OUTPUT_CAP": "100000001"}, "settings:output-cap"),
         ({"AWS_MCP_MAX_CONCURRENCY": "0"}, "settings:max-concurrency"),
+        ({"AWS_MCP_REQUEST_TIMEOUT": "0"}, "settings:request-timeout"),
+        ({"AWS_MCP_REQUEST_TIMEOUT": "-1"}, "settings:request-timeout"),
+        ({"AWS_MCP_REQUEST_TIMEOUT": "nan"}, "settings:request-timeout"),
+        ({"AWS_MCP_REQUEST_TIMEOUT": "inf"}, "settings:request-timeout"),
+        ({"AWS_MCP_REQUEST_TIMEOUT": "601"}, "settings:request-timeout"),
+        ({"AWS_MCP_REQUEST_TIMEOUT": "soon"}, "settings:request-timeout"),
+        ({"AWS_MCP_MAX_SESSIONS": "0"}, "settings:max-sessions"),
+        ({"AWS_MCP_MAX_SESSIONS": "100001"}, "settings:max-sessions"),
+        ({"AWS_MCP_MAX_SESSIONS": "lots"}, "settings:max-sessions"),
+        ({"AWS_MCP_SESSION_IDLE_TIMEOUT": "0.5"}, "settings:session-idle-timeout"),
+        ({"AWS_MCP_SESSION_IDLE_TIMEOUT": "nan"}, "settings:session-idle-timeout"),
+        ({"AWS_MCP_SESSION_IDLE_TIMEOUT": "86401"}, "settings:session-idle-timeout"),
     ],
 )
 def test_a_limit_out_of_range_is_refused_naming_its_setting(
@@ -64,6 +90,9 @@ def test_a_limit_out_of_range_is_refused_naming_its_setting(
         {"max_connections": 1}, {"max_connections": 10_000},
         {"max_request_bytes": 16 * 1024}, {"max_request_bytes": 64 * 1024 * 1024},
         {"timeout": 0.5}, {"timeout": 86_400.0}, {"output_cap": 1000},
+        {"request_timeout": 0.1}, {"request_timeout": 600.0},
+        {"max_sessions": 1}, {"max_sessions": 100_000},
+        {"session_idle_timeout": 1.0}, {"session_idle_timeout": 86_400.0},
     ],
 )
 def test_the_ends_of_each_range_are_accepted(values: dict[str, float]) -> None:
@@ -75,10 +104,42 @@ def test_uvicorn_serves_exactly_max_connections_and_bounds_the_request_head() ->
     kwargs = uvicorn_kwargs(Settings(transport="http", max_connections=5))
     assert kwargs["limit_concurrency"] == 6
     assert kwargs["h11_max_incomplete_event_size"] == MAX_HEADER_BYTES == 16 * 1024
-    assert kwargs["http"] == "h11"
-    config = uvicorn_config(Settings(transport="http"), app=lambda *a: None)  # type: ignore[arg-type]
-    assert config.limit_concurrency == 65
+    assert kwargs["http"] is _DeadlineH11Protocol
+    settings = Settings(transport="http", request_timeout=2.5)
+    config = uvicorn_config(settings, app=lambda *a: None)  # type: ignore[arg-type]
+    assert config.limit_concurrency == 513
     assert config.h11_max_incomplete_event_size == MAX_HEADER_BYTES
+    assert config.request_timeout == 2.5  # type: ignore[attr-defined]
+    config.load()
+    assert config.http_protocol_class is _DeadlineH11Protocol
+
+
+@pytest.mark.parametrize(
+    ("max_connections", "limit"),
+    [(512, 1024), (768, 1024), (1, 257), (10_000, None), (10_000, 20_000)],
+)
+def test_max_connections_within_the_open_file_limit_less_headroom_is_accepted(
+    max_connections: int, limit: int | None
+) -> None:
+    check_open_files(max_connections, limit)
+
+
+@pytest.mark.parametrize(
+    ("max_connections", "limit", "fix"),
+    [
+        (769, 1024, "Pass --max-connections 768 or less, or raise the limit"),
+        (512, 256, "Raise the limit"),  # macOS's default of 256 leaves no room at all
+    ],
+)
+def test_max_connections_beyond_the_open_file_limit_is_refused_saying_what_fits(
+    max_connections: int, limit: int, fix: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_open_files(max_connections, limit)
+    assert info.value.rule == "settings:max-connections"
+    assert f"--max-connections {max_connections}" in info.value.message
+    assert f"open-file limit of {limit} (ulimit -n)" in info.value.message
+    assert info.value.fix.startswith(fix)
 
 
 def _body(id_: object) -> bytes:
