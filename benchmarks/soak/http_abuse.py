@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aws_mcp_server.settings import Settings
 from benchmarks.soak import infra
 from benchmarks.soak.scale import Scale
 
@@ -260,11 +261,16 @@ async def _slowloris(port: int, count: int, seconds: float) -> dict[str, Any]:
             "seconds": seconds}
 
 
-async def _session_flood(base: str, count: int) -> int:
-    """Open `count` sessions on /mcp (initialize) and never close them."""
+MAX_SESSIONS = Settings().max_sessions
+"""The server's --max-sessions default, which this scenario leaves as it is."""
+
+
+async def _session_flood(base: str, count: int) -> tuple[int, int]:
+    """Open `count` sessions on /mcp (initialize) and never close them: how many were made, and
+    how many were refused with a 503 that says what to do (the --max-sessions cap)."""
     import httpx
 
-    made = 0
+    made = refused = 0
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for start in range(0, count, 20):
             async def one() -> bool:
@@ -273,9 +279,13 @@ async def _session_flood(base: str, count: int) -> int:
                                          content=_rpc("initialize", {
                                              "protocolVersion": "2025-06-18", "capabilities": {},
                                              "clientInfo": {"name": "flood", "version": "0"}}))
-                return bool(answer.headers.get("mcp-session-id"))
-            made += sum(await asyncio.gather(*(one() for _ in range(min(20, count - start)))))
-    return made
+                if answer.status_code == 503 and "--max-sessions" in answer.text:
+                    return "refused"
+                return "made" if answer.headers.get("mcp-session-id") else "other"
+            ends = await asyncio.gather(*(one() for _ in range(min(20, count - start))))
+            made += ends.count("made")
+            refused += ends.count("refused")
+    return made, refused
 
 
 def run(scale: Scale, lab: Path, log: Any = None) -> list[infra.Row]:
@@ -353,17 +363,27 @@ async def _abuse(server: infra.HttpServer, home: infra.AwsHome, scale: Scale,
         log(f"HTTP abuse: {scale.session_flood} sessions opened and never closed ...")
         t0 = time.monotonic()
         rss_before = infra.rss(server.pid) or 0
-        made = await _session_flood(server.base, scale.session_flood)
+        made, refused = await _session_flood(server.base, scale.session_flood)
         await asyncio.sleep(1)
         rss_after = infra.rss(server.pid) or 0
         phases.append(("sessions", t0, time.monotonic()))
+        # The server's --max-sessions (default) is the most it may keep; every initialize
+        # beyond it is refused, saying so.
+        cap = min(scale.session_flood, MAX_SESSIONS)
         row = infra.Row(f"HTTP abuse: session flood ({scale.session_flood} initialize)",
-                        calls=scale.session_flood, errors=scale.session_flood - made)
+                        calls=scale.session_flood,
+                        errors=scale.session_flood - made - refused)
         per = (rss_after - rss_before) / max(made, 1)
-        row.broke.append(f"{made} sessions kept, RSS +{(rss_after - rss_before) / MB:.0f} MB "
-                         f"({per / 1024:.0f} KiB each), no cap" if made == scale.session_flood
-                         else f"{made}/{scale.session_flood} sessions created")
-        row.facts = {"sessions": made, "rss_before": rss_before, "rss_after": rss_after}
+        if made > cap:
+            row.broke.append(f"{made} sessions kept (cap {MAX_SESSIONS}), RSS "
+                             f"+{(rss_after - rss_before) / MB:.0f} MB ({per / 1024:.0f} KiB each)")
+        elif made < cap:
+            row.broke.append(f"only {made}/{cap} sessions created below the cap")
+        if row.errors:
+            row.broke.append(f"{row.errors} initialize answers neither a session nor a 503 "
+                             "naming --max-sessions")
+        row.facts = {"sessions": made, "refused": refused, "cap": MAX_SESSIONS,
+                     "rss_before": rss_before, "rss_after": rss_after}
         rows.append(row)
     finally:
         good.stop()
