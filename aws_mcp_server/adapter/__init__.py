@@ -10,6 +10,8 @@ which copy won, and applies every patch (`patches`), each checked against the sh
     capture         per-call stdout/stderr/stdin, cancel tokens, routed by thread
     patches         every patch of awscli/botocore, each naming what it replaces, checked at import
     driver          a fresh CLIDriver and botocore session per call, and the shared caches
+    events          the copy-on-write handler tree; botocore's built-ins registered once
+    cli_handlers    awscli's stateless handlers registered once, its stateful ones per call
     credentials     credentials resolved once per profile, failures explained
     resolution      argv -> Resolved through awscli's own command tables and parsers
     validation      the unsigned dry run that lets botocore validate a request

@@ -4,9 +4,9 @@ Per call we build a new botocore Session and CLIDriver (a reused driver keeps `-
 previous profile's cached credentials). What makes that cheap is shared, immutable or pure work
 (see `patches`): one parsed-model `Loader`, one endpoint-ruleset cache, one event-alias cache,
 client classes, connection pools; and an emitter whose copies share nodes until changed and
-which starts from botocore's built-in handlers registered once (see `events`). Every handler
-object is still created per session: several are stateful (the shorthand parser, the IAM MFA
-wrapper, a DynamoDB paginator fix).
+which starts from botocore's built-in handlers and awscli's stateless ones, registered once
+(see `events`, `cli_handlers`). Every handler that keeps state is still created per session (the
+shorthand parser, the IAM MFA wrapper, a DynamoDB paginator fix...).
 
 Per session, neutralised here: the logger handlers the driver adds on every call; the CLI
 history's sqlite handler; awscli's assumed-role file cache; user aliases (`~/.aws/cli/alias`,
@@ -42,6 +42,7 @@ from botocore.config import Config
 
 from aws_mcp_server.adapter import (  # (the package import ran first: awscli, patches)
     capture,
+    cli_handlers,
     events,
 )
 from aws_mcp_server.errors import AwsMcpError
@@ -388,8 +389,10 @@ def new_driver(
     awscli.clidriver._set_user_agent_for_session(session)
     session.set_stream_logger = _no_stream_logger
     hooks = session.get_component("event_emitter")
-    # The built-in plugin only: config `[plugins]` would import arbitrary modules.
-    awscli.handlers.awscli_initialize(hooks)
+    # The built-in plugin only: config `[plugins]` would import arbitrary modules. Its shared
+    # handlers come from a template, its stateful ones are made for this call (`cli_handlers`).
+    if not cli_handlers.initialize(hooks):
+        awscli.handlers.awscli_initialize(hooks)
     hooks.unregister("session-initialized", attach_history_handler)
     # awscli would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here.
     hooks.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")

@@ -149,10 +149,19 @@ class Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
         self._handlers = CopyOnWriteTrie()
         self.pristine = True
         """Nothing was registered on it yet (a built-in template may still be adopted)."""
+        self.adopted: Emitter | None = None
+        """The template this emitter is an unchanged copy of, if it is one."""
+        self.awscli_template: Emitter | None = None
+        """On a built-in template: it and awscli's shared handlers (see `cli_handlers`)."""
 
     def _register_section(self, *args: Any, **kwargs: Any) -> None:
         self.pristine = False
+        self.adopted = None
         super()._register_section(*args, **kwargs)
+
+    def unregister(self, *args: Any, **kwargs: Any) -> None:
+        self.adopted = None
+        super().unregister(*args, **kwargs)
 
     # The three public registrations go straight to their section (about 400 per call): the
     # same checks as botocore's chain of helpers, less the `inspect` one (see the class).
@@ -186,14 +195,18 @@ class Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
         nothing changed) if something was registered here already."""
         if not self.pristine:
             return False
-        template = builtin_template()
+        self._adopt(builtin_template())
+        return True
+
+    def _adopt(self, template: Emitter) -> None:
+        """Become a copy-on-write copy of `template`, whatever was registered here before."""
         self._handlers = template._handlers.__copy__()
         self._unique_id_handlers = {
             uid: dict(entry) for uid, entry in template._unique_id_handlers.items()
         }
         self._lookup_cache = {}
         self.pristine = False
-        return True
+        self.adopted = template
 
 
 class _BuiltinRegistrar:

@@ -1,0 +1,231 @@
+"""awscli's handlers (adapter/cli_handlers.py): the shared template holds only handlers that are
+the same in every session; per-session ones are made per call and never cross calls."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import pytest
+
+import aws_mcp_server.adapter  # noqa: F401  (awscli before botocore)
+
+# isort: split
+import awscli.argprocess
+import awscli.handlers
+import botocore.hooks
+from awscli.customizations.dynamodb import DynamoDBPaginatorFix
+from awscli.customizations.history import attach_history_handler
+from awscli.customizations.iamvirtmfa import IAMVMFAWrapper
+
+from aws_mcp_server.adapter import cli_handlers, driver, events
+
+
+def _trie_handlers(trie: events.CopyOnWriteTrie) -> list[Any]:
+    found: list[Any] = []
+    stack = [trie._root]
+    while stack:
+        node = stack.pop()
+        if node.values is not None:
+            for section in node.values:
+                found.extend(section)
+        stack.extend(node.children.values())
+    return found
+
+
+def _template() -> events.Emitter:
+    driver.new_driver()
+    return cli_handlers.template(events.builtin_template())
+
+
+def test_the_template_holds_only_handlers_every_session_builds_alike() -> None:
+    """Beyond botocore's built-ins, every handler in the template is, by `same_value`, what a
+    fresh `awscli_initialize` builds at the same place: the same object, or one built the same
+    way from immutable values only. No instance, no emitter, no list or dict."""
+    template = _template()
+    builtin = {id(h) for h in events.builtin_handlers()}
+    held = [h for h in _trie_handlers(template._handlers) if id(h) not in builtin]
+    fresh = cli_handlers.shared()
+    assert len(held) == len(fresh)
+    for handler in held:
+        assert any(cli_handlers.same_value(handler, other) for _, other in fresh), handler
+    for handler in held:
+        target = handler
+        while isinstance(target, functools.partial):
+            assert all(not isinstance(v, list | dict | set) for v in target.keywords.values())
+            target = target.func
+        assert not isinstance(
+            getattr(target, "__self__", None),
+            awscli.argprocess.ParamShorthandParser | IAMVMFAWrapper | DynamoDBPaginatorFix,
+        )
+        assert not isinstance(
+            handler,
+            awscli.argprocess.ParamShorthandParser | cli_handlers.Recorder,
+        )
+
+
+def test_known_stateful_handlers_are_made_per_call() -> None:
+    calls = cli_handlers.record()
+    per_call = {type(cli_handlers._handler(calls[i])) for i in cli_handlers.PLAN.stateful}
+    assert awscli.argprocess.ParamShorthandParser in per_call
+    kinds = [cli_handlers._handler(calls[i]) for i in cli_handlers.PLAN.stateful]
+    owners = {type(getattr(h, "__self__", None)) for h in kinds}
+    assert {IAMVMFAWrapper, DynamoDBPaginatorFix} <= owners
+    # The partial that keeps the emitter (`pull_up_bool`) is per call.
+    assert any(
+        isinstance(h, functools.partial) and "event_handler" in h.keywords for h in kinds
+    )
+
+
+def test_a_new_stateful_handler_is_made_per_call_not_shared(monkeypatch: Any) -> None:
+    """An awscli that adds a handler keeping state gets it registered per call."""
+
+    class Stateful:
+        def __init__(self) -> None:
+            self.seen: list[Any] = []
+
+        def __call__(self, **kwargs: Any) -> None:
+            self.seen.append(kwargs)
+
+    original = awscli.handlers.awscli_initialize
+
+    def initialize(hooks: Any) -> None:
+        original(hooks)
+        hooks.register("before-call.s3.ListBuckets", Stateful())
+        hooks.register("before-call.s3.ListBuckets", functools.partial(print, end=[]))
+        hooks.register("before-call.s3.ListBuckets", functools.partial(print, end="x"))
+
+    monkeypatch.setattr(awscli.handlers, "awscli_initialize", initialize)
+    plan = cli_handlers.plan()
+    last = len(plan.events) - 1
+    assert {last - 2, last - 1} <= set(plan.stateful)
+    assert last not in plan.stateful  # a partial over a string is shared...
+    assert last in plan.per_call  # ...but kept in order behind the per-call ones.
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("x", "x", True),
+        ((1, "a"), (1, "a"), True),
+        ([1], [1], False),
+        ({"a": 1}, {"a": 1}, False),
+        (object(), object(), False),
+        (functools.partial(print, "a"), functools.partial(print, "a"), True),
+        (functools.partial(print, ["a"]), functools.partial(print, ["a"]), False),
+    ],
+)
+def test_same_value(a: Any, b: Any, same: bool) -> None:
+    assert cli_handlers.same_value(a, b) is same
+
+
+def test_closures_are_shared_only_over_immutable_cells() -> None:
+    def make(value: Any) -> Any:
+        def handler(**kwargs: Any) -> Any:
+            return value
+
+        return handler
+
+    assert cli_handlers.same_value(make("a"), make("a"))
+    assert not cli_handlers.same_value(make("a"), make("b"))
+    assert not cli_handlers.same_value(make([]), make([]))
+    assert not cli_handlers.same_value(make(botocore.hooks.HierarchicalEmitter()),
+                                       make(botocore.hooks.HierarchicalEmitter()))
+
+
+def test_a_session_gets_awscli_handlers_as_a_stock_registration_would() -> None:
+    """Through the template: the same handlers, node by node, section by section, in the same
+    order, with the same unique ids, as `awscli_initialize` on a stock emitter (checked when
+    the template is built; checked here on a call's session)."""
+    session = driver.new_driver().session
+    ours = session._events._emitter
+    stock = events.Emitter()
+    stock.adopt_builtins()
+    aliaser = botocore.hooks.EventAliaser(stock)
+    awscli.handlers.awscli_initialize(aliaser)
+    # What new_driver does after awscli_initialize, on the stock side too.
+    stock.unregister("session-initialized", attach_history_handler)
+    stock.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+    mine = cli_handlers._walk(ours._handlers)
+    theirs = cli_handlers._walk(stock._handlers)
+    assert mine.keys() >= theirs.keys()
+    for path, values in theirs.items():
+        if values is None:
+            continue
+        for section, expected in enumerate(values):
+            got = [h for h in mine[path][section] if not _ours(h)]
+            assert len(got) == len(expected), (path, section)
+            assert all(cli_handlers._alike(p, q) for p, q in zip(got, expected, strict=True))
+
+
+def _ours(handler: Any) -> bool:
+    module = getattr(handler, "__module__", "") or ""
+    return module.startswith("aws_mcp_server")
+
+
+def test_the_fast_path_is_taken() -> None:
+    """A call's session holds the template's shared handler objects themselves."""
+    template = _template()
+    builtin = {id(h) for h in events.builtin_handlers()}
+    shared = [h for h in _trie_handlers(template._handlers) if id(h) not in builtin]
+    session = driver.new_driver().session._events._emitter
+    session_handlers = {id(h) for h in _trie_handlers(session._handlers)}
+    # new_driver unregisters these two (the history's sqlite handler, the assumed-role file cache).
+    dropped = [h for h in shared if id(h) not in session_handlers]
+    assert {h.__name__ for h in dropped} == {
+        "attach_history_handler", "inject_assume_role_provider_cache"
+    }
+    assert len(shared) > 150
+
+
+def test_concurrent_sessions_do_not_see_each_others_per_call_handlers() -> None:
+    """Two sessions built at once: each has its own per-call handler objects (the shorthand
+    parser, the MFA wrapper, the DynamoDB fix), found in neither the other's tree nor the
+    template; what one registers later (through the objects that kept the recorder) stays
+    in its own tree."""
+    sessions: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def build() -> None:
+        barrier.wait()
+        sessions.append(driver.new_driver().session)
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first, second = (s._events._emitter for s in sessions)
+    template = _template()
+
+    def stateful(emitter: events.Emitter) -> set[int]:
+        return {
+            id(h) for h in _trie_handlers(emitter._handlers)
+            if isinstance(h, awscli.argprocess.ParamShorthandParser)
+            or isinstance(getattr(h, "__self__", None), IAMVMFAWrapper | DynamoDBPaginatorFix)
+            or (isinstance(h, functools.partial) and "event_handler" in h.keywords)
+        }
+
+    mine, theirs = stateful(first), stateful(second)
+    assert len(mine) == len(theirs) >= 4
+    assert not mine & theirs
+    assert not (mine | theirs) & {id(h) for h in _trie_handlers(template._handlers)}
+    # pull_up_bool's partial keeps the recorder, which now registers on its own session only.
+    pull_up = next(
+        h for h in _trie_handlers(first._handlers)
+        if isinstance(h, functools.partial) and "event_handler" in h.keywords
+    )
+    marker = lambda **kwargs: None  # noqa: E731
+    pull_up.keywords["event_handler"].register("operation-args-parsed.ec2.x", marker)
+    assert marker in first._handlers.prefix_search("operation-args-parsed.ec2.x")
+    assert marker not in second._handlers.prefix_search("operation-args-parsed.ec2.x")
+    assert marker not in template._handlers.prefix_search("operation-args-parsed.ec2.x")
+
+
+def test_initialize_declines_an_emitter_that_is_not_a_fresh_copy() -> None:
+    emitter = events.Emitter()
+    emitter.adopt_builtins()
+    emitter.register("x", lambda **kwargs: None)
+    assert cli_handlers.initialize(botocore.hooks.EventAliaser(emitter)) is False
+    assert cli_handlers.initialize(botocore.hooks.EventAliaser(events.Emitter())) is False
