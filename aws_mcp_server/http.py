@@ -70,7 +70,12 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from aws_mcp_server import __version__
 from aws_mcp_server.errors import ConfigError
-from aws_mcp_server.settings import DEFAULT_REQUEST_TIMEOUT, Settings
+from aws_mcp_server.settings import (
+    DEFAULT_REQUEST_TIMEOUT,
+    Settings,
+    connection_limit,
+    open_file_limit,
+)
 
 log = logging.getLogger("aws_mcp_server.http")
 
@@ -820,7 +825,7 @@ def uvicorn_kwargs(settings: Settings) -> dict[str, Any]:
         # uvicorn counts the connection asking among those open, and refuses at `>=`: one more
         # than --max-connections serves exactly that many. Beyond, a request is answered 503 at
         # once (and its connection closed) rather than queued.
-        "limit_concurrency": settings.max_connections + 1,
+        "limit_concurrency": connection_limit(settings.max_connections, open_file_limit()) + 1,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         # uvicorn's h11 protocol with a request-head deadline (it reads --request-timeout from

@@ -55,10 +55,15 @@ place; low enough to sit under the usual open-file limit of 1024 with `FILE_HEAD
 
 MAX_CONNECTIONS = 10_000
 
-FILE_HEADROOM = 256
+FILE_HEADROOM = 128
 """Open files kept free beyond --max-connections (one socket each): the process's own files,
 the audit log, and the AWS connections of running commands (botocore pools, s3 transfer
-threads). At start-up the open-file limit must leave this much above --max-connections."""
+threads: at most --max-concurrency of them run). At start-up the open-file limit must leave this
+much above --max-connections."""
+
+MIN_DEFAULT_CONNECTIONS = 32
+"""The fewest connections the default adapts down to under a low open-file limit; below that the
+server asks for a higher limit (or an explicit --max-connections) instead."""
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
 """Seconds a client has to send a whole request head, and again its whole body
@@ -117,7 +122,9 @@ class Settings:
     output_cap: int = DEFAULT_OUTPUT_CAP
     json_indent: int = 0
     max_concurrency: int = 8
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_connections: int | None = None
+    """None: `DEFAULT_MAX_CONNECTIONS`, or what the open-file limit leaves room for
+    (`connection_limit`)."""
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     max_sessions: int = DEFAULT_MAX_SESSIONS
@@ -208,7 +215,7 @@ class Settings:
                 f"--output-cap must be 1000-{MAX_OUTPUT_CAP} bytes, not {self.output_cap}",
                 rule="settings:output-cap",
             )
-        if not 1 <= self.max_connections <= MAX_CONNECTIONS:
+        if self.max_connections is not None and not 1 <= self.max_connections <= MAX_CONNECTIONS:
             raise ConfigError(
                 f"--max-connections must be 1-{MAX_CONNECTIONS}, not {self.max_connections}",
                 rule="settings:max-connections",
@@ -394,7 +401,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("output_cap", "--output-cap", "AWS_MCP_OUTPUT_CAP", "int", "bytes of output returned per call (default 100000)", _SAFETY, metavar="BYTES"),
     Option("json_indent", "--json-indent", "AWS_MCP_JSON_INDENT", "int", "indent JSON output by this many spaces (default 0: compact; the AWS CLI uses 4)", _SAFETY, metavar="N"),
     Option("max_concurrency", "--max-concurrency", "AWS_MCP_MAX_CONCURRENCY", "int", "commands running at once (default 8)", _SAFETY, metavar="N"),
-    Option("max_connections", "--max-connections", "AWS_MCP_MAX_CONNECTIONS", "int", f"HTTP connections served at once, per process (default {DEFAULT_MAX_CONNECTIONS}); idle keep-alive connections, open streams and clients still sending their request count. Beyond it a request is answered 503 at once, never queued. Must stay {FILE_HEADROOM} under the open-file limit (ulimit -n), or the server refuses to start", _SAFETY, metavar="N"),
+    Option("max_connections", "--max-connections", "AWS_MCP_MAX_CONNECTIONS", "int", f"HTTP connections served at once, per process (default {DEFAULT_MAX_CONNECTIONS}, fewer if the open-file limit, ulimit -n, leaves less room); idle keep-alive connections, open streams and clients still sending their request count. Beyond it a request is answered 503 at once, never queued. A value given must stay {FILE_HEADROOM} under the open-file limit, or the server refuses to start", _SAFETY, metavar="N"),
     Option("request_timeout", "--request-timeout", "AWS_MCP_REQUEST_TIMEOUT", "float", f"seconds a client has to send its whole HTTP request head, and again its whole body (default {DEFAULT_REQUEST_TIMEOUT:.0f}); a slower one is answered 408 and its connection closed. Not the response, nor a long tool call", _SAFETY, metavar="SECONDS"),
     Option("max_sessions", "--max-sessions", "AWS_MCP_MAX_SESSIONS", "int", f"streamable HTTP sessions kept at once on /mcp (default {DEFAULT_MAX_SESSIONS}); beyond, initialize is answered 503 until one ends (DELETE) or idles out. Stateful /mcp only: no effect with --stateless", _SAFETY, metavar="N"),
     Option("session_idle_timeout", "--session-idle-timeout", "AWS_MCP_SESSION_IDLE_TIMEOUT", "float", f"seconds a /mcp session may go without a request in flight before it is closed and its id answers 404 (default {DEFAULT_SESSION_IDLE_TIMEOUT:.0f}). Stateful /mcp only: no effect with --stateless", _SAFETY, metavar="SECONDS"),
@@ -445,7 +452,29 @@ def check_open_files(max_connections: int, limit: int | None) -> None:
     )
 
 
-def _open_file_limit() -> int | None:
+def connection_limit(max_connections: int | None, open_files: int | None) -> int:
+    """The connections to serve at once: --max-connections if given (refused when it does not fit
+    `open_files`, see `check_open_files`), else `DEFAULT_MAX_CONNECTIONS` or as many as the limit
+    leaves room for (macOS starts shells at 256 open files)."""
+    if max_connections is not None:
+        check_open_files(max_connections, open_files)
+        return max_connections
+    if open_files is None or open_files - FILE_HEADROOM >= DEFAULT_MAX_CONNECTIONS:
+        return DEFAULT_MAX_CONNECTIONS
+    fits = open_files - FILE_HEADROOM
+    if fits < MIN_DEFAULT_CONNECTIONS:
+        raise ConfigError(
+            f"this process's open-file limit of {open_files} (ulimit -n) leaves room for "
+            f"{max(fits, 0)} HTTP connections beside the {FILE_HEADROOM} files kept for the "
+            "server's own files and AWS connections",
+            rule="settings:max-connections",
+            fix="Raise the limit (ulimit -n 1024; LimitNOFILE= under systemd) before starting.",
+        )
+    return fits
+
+
+def open_file_limit() -> int | None:
+    """The process's soft open-file limit, or None (unlimited, unknown, or Windows)."""
     # The soft RLIMIT_NOFILE, read through os.sysconf: the `resource` module is POSIX-only, and
     # this package imports nothing that is. Windows has no such per-process limit to read.
     if not hasattr(os, "sysconf") or "SC_OPEN_MAX" not in os.sysconf_names:
@@ -459,7 +488,7 @@ def check_startup(settings: Settings) -> None:
     made (or is a directory), the audit log can be appended to, and over HTTP the open-file limit
     leaves room for --max-connections. Raises `ConfigError`."""
     if settings.transport == "http":
-        check_open_files(settings.max_connections, _open_file_limit())
+        connection_limit(settings.max_connections, open_file_limit())
     workdir = settings.workdir
     if workdir.exists() and not workdir.is_dir():
         raise ConfigError(

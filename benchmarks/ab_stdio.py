@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _moto import MotoProcess, fake_aws_environment
+from _moto import MotoProcess, fake_aws_environment  # noqa: E402
 
-import aws_mcp_server.adapter  # noqa: F401  (awscli before botocore)
+import aws_mcp_server.adapter  # noqa: E402, F401  (awscli before botocore)
 
 _LAUNCH = """\
 import runpy, sys

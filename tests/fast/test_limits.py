@@ -16,12 +16,20 @@ from aws_mcp_server.http import (
     uvicorn_config,
     uvicorn_kwargs,
 )
-from aws_mcp_server.settings import FILE_HEADROOM, Settings, check_open_files, load
+from aws_mcp_server.settings import (
+    DEFAULT_MAX_CONNECTIONS,
+    FILE_HEADROOM,
+    Settings,
+    check_open_files,
+    connection_limit,
+    load,
+)
 
 
 def test_the_defaults_are_512_connections_one_mib_bodies_and_ten_seconds_to_send_them() -> None:
     settings = Settings()
-    assert settings.max_connections == 512
+    assert settings.max_connections is None  # 512, or what the open-file limit leaves
+    assert connection_limit(settings.max_connections, 1024) == 512
     assert settings.max_request_bytes == 1024 * 1024
     assert settings.request_timeout == 10.0
     assert settings.max_sessions == 256
@@ -29,8 +37,31 @@ def test_the_defaults_are_512_connections_one_mib_bodies_and_ten_seconds_to_send
 
 
 def test_the_default_connections_fit_the_usual_open_file_limit_of_1024() -> None:
-    assert Settings().max_connections + FILE_HEADROOM <= 1024
-    check_open_files(Settings().max_connections, 1024)
+    assert DEFAULT_MAX_CONNECTIONS + FILE_HEADROOM <= 1024
+    check_open_files(DEFAULT_MAX_CONNECTIONS, 1024)
+
+
+@pytest.mark.parametrize(
+    ("limit", "served"), [(None, 512), (1024, 512), (4096, 512), (640, 512), (639, 511), (256, 128)]
+)
+def test_the_default_connections_adapt_to_a_lower_open_file_limit(
+    limit: int | None, served: int
+) -> None:
+    # macOS starts shells at 256 open files: the server still starts, with fewer connections.
+    assert connection_limit(None, limit) == served
+
+
+def test_an_open_file_limit_too_low_for_any_useful_default_asks_for_a_higher_one() -> None:
+    with pytest.raises(ConfigError) as info:
+        connection_limit(None, FILE_HEADROOM + 10)
+    assert info.value.rule == "settings:max-connections"
+    assert info.value.fix.startswith("Raise the limit (ulimit -n 1024")
+
+
+def test_a_given_max_connections_is_served_as_given_when_it_fits() -> None:
+    assert connection_limit(100, 256) == 100
+    with pytest.raises(ConfigError):
+        connection_limit(200, 256)
 
 
 def test_the_limits_are_read_from_flags_and_the_environment() -> None:
@@ -127,8 +158,9 @@ def test_max_connections_within_the_open_file_limit_less_headroom_is_accepted(
 @pytest.mark.parametrize(
     ("max_connections", "limit", "fix"),
     [
-        (769, 1024, "Pass --max-connections 768 or less, or raise the limit"),
-        (512, 256, "Raise the limit"),  # macOS's default of 256 leaves no room at all
+        (897, 1024, "Pass --max-connections 896 or less, or raise the limit"),
+        (512, 256, "Pass --max-connections 128 or less, or raise the limit"),
+        (10, 100, "Raise the limit"),  # room for no connection at all
     ],
 )
 def test_max_connections_beyond_the_open_file_limit_is_refused_saying_what_fits(
