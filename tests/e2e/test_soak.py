@@ -240,7 +240,8 @@ def test_timed_out_calls_leave_no_threads_or_connections_behind(
 ) -> None:
     facts = faulted[ENDPOINTS[mode]].facts
     last = facts["watch"][-1]
-    assert last["threads"] <= facts["baseline_threads"] + 1
+    assert last["threads"] <= facts["baseline_threads"] + 1, (facts["baseline_threads"],
+                                                             facts["watch"])
     assert last["sockets"] <= facts["baseline_sockets"] + 1
     assert last["held_open"] == 0
 
@@ -300,6 +301,14 @@ def test_a_well_behaved_client_keeps_getting_answers_during_the_abuse(
     assert good.calls > 0
     assert good.errors == 0
     assert "the server died" not in good.broke
+
+
+def test_slow_header_clients_are_dropped_by_the_request_deadline(
+    abused: dict[str, infra.Row],
+) -> None:
+    facts = abused[f"HTTP abuse: slowloris ({SCALE.slowloris} conns)"].facts
+    assert facts["opened"] == SCALE.slowloris
+    assert facts["open_at_end"] == 0
 
 
 # --- audit -----------------------------------------------------------------------------------
