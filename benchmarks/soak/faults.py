@@ -243,6 +243,16 @@ def _slots_busy(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) 
     return row
 
 
+SETTLE = 3.0
+
+
+def _released(sample: dict[str, Any], threads: int | None, sockets: int | None) -> bool:
+    """Nothing left beyond the baseline (and one spare) in `sample`."""
+    return ((threads is None or (sample["threads"] or 0) <= threads + 1)
+            and (sockets is None or (sample["sockets"] or 0) <= sockets + 1)
+            and not sample["held_open"])
+
+
 async def _next_call_works(client: Any) -> str | None:
     err, text, _ = await _call(client, READ, "s3api list-buckets")
     return None if not err else f"the next call failed: {text[:100]!r}"
@@ -303,8 +313,18 @@ async def _bad_endpoints(client: Any, stdio: infra.StdioServer, pid: int,
                 # write on the read tool: decided off the loop, refused, nothing run.)
                 await _call(client, READ, "s3api create-bucket --bucket soak-idle-probe")
                 await anyio.sleep(1.0)  # the stopped workers exit
-            watch.append({"t": at, "threads": infra.threads(pid), "sockets": infra.sockets(pid),
-                          "held_open": endpoint.open_connections})
+            sample = {"t": at, "threads": infra.threads(pid), "sockets": infra.sockets(pid),
+                      "held_open": endpoint.open_connections}
+            # The last count may wait up to SETTLE s for threads that are ending (a loaded
+            # machine schedules them late); what is still held then is held.
+            settle_by = time.monotonic() + SETTLE
+            while (index == len(scale.fault_watch) - 1 and time.monotonic() < settle_by
+                   and not _released(sample, base_threads, base_sockets)):
+                await anyio.sleep(0.25)
+                sample = {"t": at, "threads": infra.threads(pid), "sockets": infra.sockets(pid),
+                          "held_open": endpoint.open_connections,
+                          "settled_after_s": round(SETTLE - (settle_by - time.monotonic()), 2)}
+            watch.append(sample)
         endpoint.close()
         row.peak_rss = sampler.peak
         row.errors = len(problems)
