@@ -85,6 +85,9 @@ def _cut(data: bytes, cap: int) -> bytes:
     return data[:end]
 
 
+
+
+
 class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -212,6 +215,7 @@ class _Call:
         self._waiters_lock = threading.Lock()
 
     def _work(self) -> None:
+        capture.name_native_thread(capture.WORKER_THREAD_NAME)
         try:
             self.exit_code = capture.run_in(self.ctx, self._invoke)
         finally:

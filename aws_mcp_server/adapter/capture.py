@@ -14,6 +14,8 @@ stderr, so a stray write by anyone misses the wire; inside a call the proxies ar
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import heapq
 import io
 import itertools
@@ -31,6 +33,22 @@ T = TypeVar("T")
 _local = threading.local()
 _installed = False
 _lock = threading.Lock()
+
+
+WORKER_THREAD_NAME = "aws-call"
+"""The operating system's name for a call's worker thread (Linux: `top -H`, /proc/PID/task/TID/comm),
+so that an operator, and the soak, can tell call workers from the server's other threads."""
+
+_PR_SET_NAME = 15
+
+
+def name_native_thread(name: str) -> None:
+    """Name the calling OS thread (Linux only; best effort: nothing depends on it). A thread
+    started by a named one inherits its name: name every long-lived one."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 class CallStopped(Exception):
@@ -159,9 +177,10 @@ class _Deadlines:
                 self._cond.notify()
 
     def _run(self) -> None:
-        # Started from inside a call, this thread inherited the call's context: it is no
-        # part of that call.
+        # Started from inside a call, this thread inherited the call's context (and its worker's
+        # OS name): it is no part of that call.
         _local.ctx = None
+        name_native_thread("aws-deadlines")
         while True:
             with self._cond:
                 while True:

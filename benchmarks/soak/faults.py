@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aws_mcp_server.adapter.capture import WORKER_THREAD_NAME
 from benchmarks.soak import infra
 from benchmarks.soak.scale import Scale
 
@@ -246,9 +247,18 @@ def _slots_busy(scale: Scale, lab: Path, moto: infra.Moto, home: infra.AwsHome) 
 SETTLE = 3.0
 
 
+def _sample(pid: int, at: float, endpoint: BadEndpoint) -> dict[str, Any]:
+    """What the server holds now: its threads (and, by the OS name the server gives them, its
+    call workers), its sockets, and the connections still open at the bad endpoint."""
+    return {"t": at, "threads": infra.threads(pid),
+            "call_threads": infra.threads_named(pid, WORKER_THREAD_NAME),
+            "sockets": infra.sockets(pid), "held_open": endpoint.open_connections}
+
+
 def _released(sample: dict[str, Any], threads: int | None, sockets: int | None) -> bool:
-    """Nothing left beyond the baseline (and one spare) in `sample`."""
-    return ((threads is None or (sample["threads"] or 0) <= threads + 1)
+    """No call worker left, and nothing beyond the baseline (and one spare) in `sample`. (The
+    total can stay higher by idle workers of the pool that decides calls off the event loop.)"""
+    return (not sample["call_threads"]
             and (sockets is None or (sample["sockets"] or 0) <= sockets + 1)
             and not sample["held_open"])
 
@@ -313,16 +323,14 @@ async def _bad_endpoints(client: Any, stdio: infra.StdioServer, pid: int,
                 # write on the read tool: decided off the loop, refused, nothing run.)
                 await _call(client, READ, "s3api create-bucket --bucket soak-idle-probe")
                 await anyio.sleep(1.0)  # the stopped workers exit
-            sample = {"t": at, "threads": infra.threads(pid), "sockets": infra.sockets(pid),
-                      "held_open": endpoint.open_connections}
+            sample = _sample(pid, at, endpoint)
             # The last count may wait up to SETTLE s for threads that are ending (a loaded
             # machine schedules them late); what is still held then is held.
             settle_by = time.monotonic() + SETTLE
             while (index == len(scale.fault_watch) - 1 and time.monotonic() < settle_by
                    and not _released(sample, base_threads, base_sockets)):
                 await anyio.sleep(0.25)
-                sample = {"t": at, "threads": infra.threads(pid), "sockets": infra.sockets(pid),
-                          "held_open": endpoint.open_connections,
+                sample = {**_sample(pid, at, endpoint),
                           "settled_after_s": round(SETTLE - (settle_by - time.monotonic()), 2)}
             watch.append(sample)
         endpoint.close()
@@ -330,9 +338,10 @@ async def _bad_endpoints(client: Any, stdio: infra.StdioServer, pid: int,
         row.errors = len(problems)
         row.broke += problems[:3]
         last = watch[-1]
-        if base_threads is not None and (last["threads"] or 0) > base_threads + 1:
-            row.broke.append(f"threads {base_threads} -> {watch[0]['threads']} right after, "
-                             f"{last['threads']} at +{last['t']:g} s")
+        if last["call_threads"]:
+            row.broke.append(f"{watch[0]['call_threads']} call worker threads right after, "
+                             f"{last['call_threads']} at +{last['t']:g} s (threads "
+                             f"{base_threads} -> {last['threads']})")
         if base_sockets is not None and (last["sockets"] or 0) > base_sockets + 1:
             row.broke.append(f"sockets {base_sockets} -> {watch[0]['sockets']} right after, "
                              f"{last['sockets']} at +{last['t']:g} s")

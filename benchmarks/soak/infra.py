@@ -112,6 +112,22 @@ def threads(pid: int) -> int | None:
         return None
 
 
+def threads_named(pid: int, name: str) -> int | None:
+    """Threads of the process whose OS name is `name` (the server names its call workers)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    count = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm") as handle:
+                count += handle.read().strip() == name
+        except OSError:
+            pass
+    return count
+
+
 def sockets(pid: int) -> int | None:
     """Open sockets of the process (fds that are sockets)."""
     try:

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 SCALE = dataclasses.replace(
     QUICK, fuzz_decide=1_000, fuzz_stdio=150, conc_calls=50, conc_timeout=15.0, fault_timeout=3.0,
     fault_watch=(0.0, 2.0), big_file_mb=24, list_objects=100, abuse_requests=400,
-    abuse_connections=8, slowloris=4, slowloris_seconds=2.0, session_flood=10,
+    abuse_connections=8, slowloris=4, slowloris_seconds=4.0, session_flood=10,
     # Enough calls per phase that a 4 KiB page of slack cannot hold them all on a full disk.
     audit_calls=16,
 )
@@ -240,8 +240,7 @@ def test_timed_out_calls_leave_no_threads_or_connections_behind(
 ) -> None:
     facts = faulted[ENDPOINTS[mode]].facts
     last = facts["watch"][-1]
-    assert last["threads"] <= facts["baseline_threads"] + 1, (facts["baseline_threads"],
-                                                             facts["watch"])
+    assert last["call_threads"] == 0, facts["watch"]
     assert last["sockets"] <= facts["baseline_sockets"] + 1
     assert last["held_open"] == 0
 
