@@ -106,6 +106,18 @@ class CopyOnWriteTrie:
                     stack.append((direct, index + 1))
         return collected
 
+    def handlers(self) -> list[Any]:
+        """Every handler registered anywhere in the trie (for checks, not for dispatch)."""
+        found: list[Any] = []
+        stack = [self._root]
+        while stack:
+            node = stack.pop()
+            if node.values is not None:
+                for section in node.values:
+                    found.extend(section)
+            stack.extend(node.children.values())
+        return found
+
     def remove_item(self, key: str, value: Any) -> None:
         """Remove the first registration of `value` under exactly `key`; `ValueError` when the
         key is not in the trie (as botocore's)."""

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,22 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) 
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not happen within {timeout:g} s")
         time.sleep(interval)
+
+
+def wait_answering(proc: subprocess.Popen[bytes], url: str, timeout: float, what: str,
+                   exited: Callable[[], str]) -> None:
+    """Until `url` answers a GET; raises `exited()` as soon as `proc` is gone instead."""
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(exited())
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return True
+        except OSError:
+            return False
+
+    wait_for(up, timeout, what)
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -242,17 +258,9 @@ class Moto:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_scrubbed_env(),
         )
 
-        def up() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto exited with {self.proc.returncode}")
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=1).read()
-                return True
-            except OSError:
-                return False
-
-        wait_for(up, 60, "moto answering")
+        proc = self.proc
+        wait_answering(proc, self.url + "/moto-api/", 60, "moto answering",
+                       lambda: f"moto exited with {proc.returncode}")
         return self
 
     def kill(self) -> None:
@@ -549,16 +557,8 @@ class HttpServer:
             )
         self.pid = self.proc.pid
 
-        def up() -> bool:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited {self.proc.returncode}: {self.log()[-2000:]}")
-            try:
-                urllib.request.urlopen(self.base + "/health", timeout=1).read()
-                return True
-            except OSError:
-                return False
-
-        wait_for(up, 90, "the HTTP server answering /health")
+        wait_answering(self.proc, self.base + "/health", 90, "the HTTP server answering /health",
+                       lambda: f"server exited {self.proc.returncode}: {self.log()[-2000:]}")
 
     def log(self) -> str:
         return self.stderr_path.read_text(errors="replace")

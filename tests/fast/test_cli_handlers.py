@@ -22,18 +22,6 @@ from awscli.customizations.iamvirtmfa import IAMVMFAWrapper
 from aws_mcp_server.adapter import cli_handlers, driver, events
 
 
-def _trie_handlers(trie: events.CopyOnWriteTrie) -> list[Any]:
-    found: list[Any] = []
-    stack = [trie._root]
-    while stack:
-        node = stack.pop()
-        if node.values is not None:
-            for section in node.values:
-                found.extend(section)
-        stack.extend(node.children.values())
-    return found
-
-
 def _template() -> events.Emitter:
     driver.new_driver()
     return cli_handlers.template(events.builtin_template())
@@ -45,7 +33,7 @@ def test_the_template_holds_only_handlers_every_session_builds_alike() -> None:
     way from immutable values only. No instance, no emitter, no list or dict."""
     template = _template()
     builtin = {id(h) for h in events.builtin_handlers()}
-    held = [h for h in _trie_handlers(template._handlers) if id(h) not in builtin]
+    held = [h for h in template._handlers.handlers() if id(h) not in builtin]
     fresh = cli_handlers.shared()
     assert len(held) == len(fresh)
     for handler in held:
@@ -168,9 +156,9 @@ def test_the_fast_path_is_taken() -> None:
     """A call's session holds the template's shared handler objects themselves."""
     template = _template()
     builtin = {id(h) for h in events.builtin_handlers()}
-    shared = [h for h in _trie_handlers(template._handlers) if id(h) not in builtin]
+    shared = [h for h in template._handlers.handlers() if id(h) not in builtin]
     session = driver.new_driver().session._events._emitter
-    session_handlers = {id(h) for h in _trie_handlers(session._handlers)}
+    session_handlers = {id(h) for h in session._handlers.handlers()}
     # new_driver unregisters these two (the history's sqlite handler, the assumed-role file cache).
     dropped = [h for h in shared if id(h) not in session_handlers]
     assert {h.__name__ for h in dropped} == {
@@ -201,7 +189,7 @@ def test_concurrent_sessions_do_not_see_each_others_per_call_handlers() -> None:
 
     def stateful(emitter: events.Emitter) -> set[int]:
         return {
-            id(h) for h in _trie_handlers(emitter._handlers)
+            id(h) for h in emitter._handlers.handlers()
             if isinstance(h, awscli.argprocess.ParamShorthandParser)
             or isinstance(getattr(h, "__self__", None), IAMVMFAWrapper | DynamoDBPaginatorFix)
             or (isinstance(h, functools.partial) and "event_handler" in h.keywords)
@@ -210,10 +198,10 @@ def test_concurrent_sessions_do_not_see_each_others_per_call_handlers() -> None:
     mine, theirs = stateful(first), stateful(second)
     assert len(mine) == len(theirs) >= 4
     assert not mine & theirs
-    assert not (mine | theirs) & {id(h) for h in _trie_handlers(template._handlers)}
+    assert not (mine | theirs) & {id(h) for h in template._handlers.handlers()}
     # pull_up_bool's partial keeps the recorder, which now registers on its own session only.
     pull_up = next(
-        h for h in _trie_handlers(first._handlers)
+        h for h in first._handlers.handlers()
         if isinstance(h, functools.partial) and "event_handler" in h.keywords
     )
     marker = lambda **kwargs: None  # noqa: E731

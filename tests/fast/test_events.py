@@ -62,16 +62,6 @@ def test_copy_on_write_trie_behaves_as_botocores(ops: list[tuple[str, str, int, 
             assert list(mine.prefix_search(probe)) == list(stock.prefix_search(probe))
 
 
-def _all_handlers(trie: events.CopyOnWriteTrie) -> list[Any]:
-    found: list[Any] = []
-    stack = [trie._root]
-    while stack:
-        node = stack.pop()
-        if node.values is not None:
-            for section in node.values:
-                found.extend(section)
-        stack.extend(node.children.values())
-    return found
 
 
 def test_builtin_template_holds_only_botocores_module_level_handlers() -> None:
@@ -79,7 +69,7 @@ def test_builtin_template_holds_only_botocores_module_level_handlers() -> None:
     registers in every session of the process anyway, and nothing a call registered."""
     driver.new_driver()  # a call's session adopts the template and registers on top of it
     template = events.builtin_template()
-    held = _all_handlers(template._handlers)
+    held = template._handlers.handlers()
     builtin = events.builtin_handlers()
     assert len(held) == len(builtin)
     assert all(any(h is b for b in builtin) for h in held)
