@@ -144,6 +144,27 @@ def records(audit: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("mode", MODES)
+async def test_nothing_runs_while_the_audit_log_cannot_be_written(
+    settings: Settings, s3: Any, audit: Path, mode: str
+) -> None:
+    bucket = unique("unaudited")
+    audit.mkdir()  # a directory where the log should be: unwritable, for root too
+    answers = Answers(ACCEPT)
+    async with Client(build_server(settings), mode=mode, elicitation_callback=answers) as client:
+        refused = await client.call_tool(WRITE, {"command": f"s3 mb s3://{bucket}"})
+        assert refused.is_error
+        assert text_of(refused).startswith("Refused (audit:unwritable): the audit log")
+        assert bucket not in buckets(s3) and answers.asked == []
+        audit.rmdir()  # writable again: the next call runs, and has its line
+        ran = await client.call_tool(WRITE, {"command": f"s3 mb s3://{bucket}"})
+    assert not ran.is_error, text_of(ran)
+    assert bucket in buckets(s3)
+    # 2026-07-28 asks in a round trip of its own, which has its line too.
+    expected = ["ran"] if mode == "legacy" else ["asked", "ran"]
+    assert [r["outcome"] for r in records(audit)] == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_an_accepted_write_runs_once_after_the_user_saw_exactly_it(
     settings: Settings, s3: Any, mode: str
 ) -> None:
