@@ -1,5 +1,5 @@
 """Runs a decided command (a `RunPlan`) through awscli in-process: one fresh driver per call, on a
-daemon worker thread.
+daemon worker thread (kept for a later call once it ends: `capture.Workers`).
 
     plan = decide("s3api list-buckets", settings).plan
     result = Engine(settings).run(plan, profile="alt", timeout=30)
@@ -20,7 +20,6 @@ exception `run` raises is `EngineError`, when the cap on calls in flight is reac
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -92,7 +91,8 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
-        self._counter = itertools.count(1)
+        # Idle workers kept: as many as calls may run at once.
+        self._workers = capture.Workers(settings.max_concurrency)
         self._lock = threading.Lock()
         self._in_flight = 0
 
@@ -161,10 +161,7 @@ class Engine:
         call = _Call(self, plan, profile, region, ctx, limit)
         with self._lock:
             self._in_flight += 1
-        thread = threading.Thread(
-            target=call._work, name=f"aws-call-{next(self._counter)}", daemon=True
-        )
-        thread.start()
+        self._workers.submit(call._work)
         return call
 
     def run(self, plan: RunPlan, **kwargs: Any) -> RunResult:
@@ -215,7 +212,6 @@ class _Call:
         self._waiters_lock = threading.Lock()
 
     def _work(self) -> None:
-        capture.name_native_thread(capture.WORKER_THREAD_NAME)
         try:
             self.exit_code = capture.run_in(self.ctx, self._invoke)
         finally:

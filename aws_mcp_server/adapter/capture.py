@@ -15,12 +15,14 @@ stderr, so a stray write by anyone misses the wire; inside a call the proxies ar
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import heapq
 import io
 import itertools
 import logging
 import os
+import queue
 import sys
 import threading
 import time
@@ -42,13 +44,90 @@ so that an operator, and the soak, can tell call workers from the server's other
 _PR_SET_NAME = 15
 
 
+IDLE_THREAD_NAME = "aws-idle"
+"""The operating system's name for a worker thread between calls (see `Workers`)."""
+
+_libc: Any = None
+
+
 def name_native_thread(name: str) -> None:
     """Name the calling OS thread (Linux only; best effort: nothing depends on it). A thread
     started by a named one inherits its name: name every long-lived one."""
+    global _libc
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+        if _libc is None:
+            _libc = ctypes.CDLL(None)
+        _libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+
+
+class Workers:
+    """Daemon threads that run calls, each kept for a later call once its call has ended.
+
+    Starting a thread makes the starter wait until the new thread runs, which on a busy
+    interpreter is a wait for the GIL: the event loop stood still for milliseconds on every
+    call it started. A call is handed to an idle worker instead (a queue put); a new thread is
+    started only when none is idle. Each call runs in a fresh `contextvars.Context`, as on a new
+    thread, so no context variable set by one call is seen by the next; the call context itself
+    is set and reset around it (`run_in`). A worker is named `aws-call-N` (the OS thread
+    `aws-call`) while it runs a call and `aws-idle` between calls; at most `keep` wait, each
+    for at most `idle_seconds`, then end. A call that is abandoned keeps its worker until it
+    really ends, as it kept its own thread.
+    """
+
+    def __init__(self, keep: int, idle_seconds: float = 60.0) -> None:
+        self._keep = keep
+        self._idle_seconds = idle_seconds
+        self._idle: list[queue.SimpleQueue[Callable[[], None]]] = []
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run `job` on an idle worker, or on a new one when none is idle."""
+        with self._lock:
+            jobs = self._idle.pop() if self._idle else None
+        if jobs is None:
+            jobs = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(jobs,), daemon=True).start()
+        jobs.put(job)
+
+    def _serve(self, jobs: queue.SimpleQueue[Callable[[], None]]) -> None:
+        me = threading.current_thread()
+        # Started from inside a call, this thread inherited that call's context: not its own.
+        _local.ctx = None
+        job: Callable[[], None] | None = jobs.get()
+        while job is not None:
+            me.name = f"{WORKER_THREAD_NAME}-{next(self._counter)}"
+            name_native_thread(WORKER_THREAD_NAME)
+            try:
+                contextvars.Context().run(job)
+            except BaseException:  # a job reports its own failures; a worker never dies of one
+                logging.getLogger(__name__).exception("a call's worker failed")
+            job = None
+            me.name = IDLE_THREAD_NAME
+            name_native_thread(IDLE_THREAD_NAME)
+            job = self._next(jobs)
+
+    def _next(self, jobs: queue.SimpleQueue[Callable[[], None]]) -> Callable[[], None] | None:
+        """The next job for an idle worker, or None when it is to end."""
+        with self._lock:
+            if len(self._idle) >= self._keep:
+                return None
+            self._idle.append(jobs)
+        try:
+            return jobs.get(timeout=self._idle_seconds)
+        except queue.Empty:
+            with self._lock:
+                if jobs in self._idle:
+                    self._idle.remove(jobs)
+                    return None
+            # Taken from the idle list just as the wait ran out: its job is on the way.
+            return jobs.get()
 
 
 class CallStopped(Exception):

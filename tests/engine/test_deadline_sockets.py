@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from aws_mcp_server.adapter.capture import IDLE_THREAD_NAME
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.model import RunPlan
 from aws_mcp_server.settings import Settings
@@ -179,9 +180,10 @@ def client_sockets_to(port: int) -> int:
     return count
 
 
-NOT_CALLS = (SERVER_THREAD, "aws-call-deadlines", "(process_request_thread)")
+NOT_CALLS = (SERVER_THREAD, "aws-call-deadlines", "(process_request_thread)", IDLE_THREAD_NAME)
 """Threads that are no part of a call: the test server's, the one process-wide deadline
-watcher, moto's (werkzeug's per-connection threads)."""
+watcher, moto's (werkzeug's per-connection threads), workers waiting for a next call (a worker
+still in a call is named `aws-call-N`)."""
 
 
 def call_threads(before: set[int]) -> list[str]:
