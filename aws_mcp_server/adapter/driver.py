@@ -21,7 +21,7 @@ import gc
 import os
 import sys
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, KeysView, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +38,7 @@ import botocore.loaders
 import botocore.session
 import botocore.tokens
 from awscli.customizations.history import attach_history_handler
+from botocore import xform_name
 from botocore.config import Config
 
 from aws_mcp_server.adapter import (  # (the package import ran first: awscli, patches)
@@ -323,9 +324,124 @@ class _MainParsers:
 MAIN_PARSERS = _MainParsers()
 
 
+_PENDING = object()
+"""A command table entry not made yet (see `LazyTable`)."""
+
+
+class LazyTable(MutableMapping[str, Any]):
+    """A command table whose entries are made the first time they are looked up.
+
+    awscli builds the top-level table with a `ServiceCommand` for each of its ~430 services, and
+    a service's table with a `ServiceOperation` (its operation model, its caller) for every
+    operation, on every call: about 2 ms and 1,500 objects in reference cycles (each command's
+    lineage holds the command) that only the garbage collector frees; a call uses one of each.
+    Here the names are listed as awscli lists them and an entry is made, exactly as awscli makes
+    it, when something reads it. The customizations that edit a table (`building-command-table`
+    handlers add, replace, rename and delete entries) see a mapping with the same names in the
+    same order; reading an entry makes it, so they read what awscli would give them. Iterating
+    lists names, not entries (as a dict does); `items()` and `values()` make every entry.
+    """
+
+    __slots__ = ("_entries", "_lineage", "_make")
+
+    def __init__(self, make: Callable[[str], Any]) -> None:
+        self._entries: dict[str, Any] = {}
+        self._make = make
+        self._lineage: list[Any] | None = None
+
+    def add_pending(self, name: str) -> None:
+        self._entries[name] = _PENDING
+
+    def is_made(self, name: str) -> bool:
+        return self._entries.get(name, _PENDING) is not _PENDING
+
+    def set_lineage(self, lineage: list[Any]) -> None:
+        """What awscli's `_add_lineage` does to every entry, done to each as it is made."""
+        self._lineage = lineage
+        for value in self._entries.values():
+            if value is not _PENDING:
+                value.lineage = [*lineage, value]
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._entries[name]
+        if value is _PENDING:
+            value = self._make(name)
+            if self._lineage is not None:
+                value.lineage = [*self._lineage, value]
+            self._entries[name] = value
+        return value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._entries[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keys(self) -> KeysView[str]:
+        return self._entries.keys()
+
+
+class _LazyServiceCommand(awscli.clidriver.ServiceCommand):  # type: ignore[misc]
+    """awscli's `ServiceCommand`, whose table of operations is a `LazyTable`."""
+
+    def _create_command_table(self) -> Any:
+        # As awscli's, with each ServiceOperation made when looked up.
+        service_model = self._get_service_model()
+        operations: dict[str, str] = {}
+
+        def make(cli_name: str) -> Any:
+            return awscli.clidriver.ServiceOperation(
+                name=cli_name,
+                parent_name=self._name,
+                session=self.session,
+                operation_model=service_model.operation_model(operations[cli_name]),
+                operation_caller=awscli.clidriver.CLIOperationCaller(self.session),
+            )
+
+        command_table = LazyTable(make)
+        for operation_name in service_model.operation_names:
+            cli_name = xform_name(operation_name, "-")
+            operations[cli_name] = operation_name
+            command_table.add_pending(cli_name)
+        self.session.emit(
+            f"building-command-table.{self._name}",
+            command_table=command_table,
+            session=self.session,
+            command_object=self,
+        )
+        self._add_lineage(command_table)
+        return command_table
+
+    def _add_lineage(self, command_table: Any) -> None:
+        if isinstance(command_table, LazyTable):
+            command_table.set_lineage(self.lineage)
+        else:
+            super()._add_lineage(command_table)
+
+
 class _CallDriver(awscli.clidriver.CLIDriver):  # type: ignore[misc]
     """awscli's CLIDriver, with its top-level parser shared between calls of the same shape
-    (see `_MainParsers`); everything else is per driver, as in awscli."""
+    (see `_MainParsers`) and its command tables made as they are read (see `LazyTable`);
+    everything else is per driver, as in awscli."""
+
+    def _build_builtin_commands(self, session: Any) -> Any:
+        # As awscli's, with each ServiceCommand made when looked up (see `LazyTable`).
+        def make(name: str) -> Any:
+            return _LazyServiceCommand(cli_name=name, session=self.session, service_name=name)
+
+        commands = LazyTable(make)
+        for service_name in session.get_available_services():
+            commands.add_pending(service_name)
+        return commands
 
     def _create_parser(self, command_table: Any) -> Any:
         # As awscli's: the help command goes into this call's own table.

@@ -53,7 +53,7 @@ def _run(workers: capture.Workers, job: Callable[[], object]) -> threading.Threa
     return ran[0]
 
 
-def _wait(predicate: Callable[[], bool], seconds: float = 5.0) -> bool:
+def _wait(predicate: Callable[[], bool], seconds: float = 20.0) -> bool:
     end = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > end:
@@ -70,6 +70,7 @@ def test_a_worker_runs_the_next_call_and_is_named_by_what_it_does() -> None:
     assert first.name == capture.IDLE_THREAD_NAME
     second = _run(workers, lambda: names.append(threading.current_thread().name))
     assert second is first
+    assert _wait(lambda: workers.idle == 1)
     assert all(name.startswith(capture.WORKER_THREAD_NAME + "-") for name in names)
     assert names[0] != names[1]
     if sys.platform.startswith("linux"):
