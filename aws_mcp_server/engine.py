@@ -28,7 +28,7 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 
-from aws_mcp_server.adapter import capture, credentials, driver
+from aws_mcp_server.adapter import capture, cli_handlers, credentials, driver
 from aws_mcp_server.errors import EngineError
 from aws_mcp_server.guards import modes
 from aws_mcp_server.model import RunPlan
@@ -95,6 +95,8 @@ class Engine:
         self._workers = capture.Workers(settings.max_concurrency)
         self._lock = threading.Lock()
         self._in_flight = 0
+        # Every call's session set up from the shared handler templates (see `cli_handlers`).
+        cli_handlers.prepare()
 
     def warm_up(self) -> None:
         """Load what most calls need now rather than on the first call (about 0.5 s)."""
@@ -229,6 +231,7 @@ class _Call:
                     anyio.from_thread.run_sync(event.set, token=loop_token)
 
     def _invoke(self) -> int:
+        cli: Any = None
         try:
             settings = self.engine.settings
             # The same local-file and URL guards as classification sit inside awscli (on the
@@ -256,6 +259,10 @@ class _Call:
                     f"\nunexpected error: {type(exc).__name__}: {exc}\n".encode()
                 )
             code = 255
+        finally:
+            if cli is not None:
+                # A stopped call may have left a request half done: its clients are not kept.
+                driver.release(cli, reusable=self.ctx.token.reason is None)
         return 0 if code is None else int(code)
 
     def wait(self) -> RunResult:

@@ -56,14 +56,18 @@ def _import_adapter() -> None:
     import aws_mcp_server.engine  # noqa: F401
 
 
-def _load() -> None:
+def _load(serving: bool) -> None:
     global _error
     started = time.perf_counter()
     try:
         _import_adapter()
         imported = time.perf_counter()
-        from aws_mcp_server.adapter import resolution
+        from aws_mcp_server.adapter import cli_handlers, resolution
 
+        if serving:
+            # The shared handler templates every call's session starts from (see cli_handlers),
+            # worked out here rather than by the first call; a one-shot process does without.
+            cli_handlers.prepare()
         # The command tables every decision reads; built here rather than by the first call.
         resolution.service_names()
         log.debug(
@@ -88,7 +92,7 @@ def start(idle: Callable[[], bool] | None = None) -> None:
         _started = True
 
     def run() -> None:
-        _load()
+        _load(serving=True)
         if _error is None:
             warm(idle)
 
@@ -107,7 +111,7 @@ def wait() -> None:
         mine = not _started
         _started = True
     if mine:
-        _load()
+        _load(serving=False)
     _done.wait()
     if _error is not None:
         raise LoadError(f"awscli could not be loaded: {_error}") from _error

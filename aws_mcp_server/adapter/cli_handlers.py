@@ -207,7 +207,25 @@ def plan() -> Plan:
     return Plan(names, methods, per_call, stateful)
 
 
-PLAN = plan()
+_plan: Plan | None = None
+_plan_lock = threading.Lock()
+
+
+def prepare() -> Plan:
+    """Work out the plan (two recordings of `awscli_initialize`, about 40 ms) once: from then on
+    every call's session is set up from the template. A process that never prepares (the one-shot
+    `classify`) registers awscli's handlers as awscli does, which is cheaper for a call or two."""
+    global _plan
+    if _plan is None:
+        with _plan_lock:
+            if _plan is None:
+                _plan = plan()
+    return _plan
+
+
+def prepared() -> Plan | None:
+    """The plan, if `prepare` ran."""
+    return _plan
 
 
 def _walk(trie: events.CopyOnWriteTrie) -> dict[tuple[str, ...], Any]:
@@ -273,7 +291,7 @@ def template(builtins: events.Emitter) -> events.Emitter:
                 found = events.Emitter()
                 found._adopt(builtins)
                 aliaser = botocore.hooks.EventAliaser(found)
-                skip = set(PLAN.per_call)
+                skip = set(prepare().per_call)
                 calls = record()
                 for i, (method, args, kwargs) in enumerate(calls):
                     if i not in skip:
@@ -282,7 +300,7 @@ def template(builtins: events.Emitter) -> events.Emitter:
                 probe = events.Emitter()
                 probe._adopt(found)
                 probe_aliaser = botocore.hooks.EventAliaser(probe)
-                for i in PLAN.per_call:
+                for i in prepare().per_call:
                     method, args, kwargs = calls[i]
                     getattr(probe_aliaser, method)(*args, **kwargs)
                 _check_against_stock(probe, builtins)
@@ -295,8 +313,10 @@ def initialize(hooks: Any) -> bool:
     per-call handlers; False (and nothing done) when `hooks` is not a session's default-table
     aliaser over an emitter holding exactly botocore's built-ins."""
     emitter = getattr(hooks, "_emitter", None)
+    plan_ = _plan
     if (
-        type(hooks) is not botocore.hooks.EventAliaser
+        plan_ is None
+        or type(hooks) is not botocore.hooks.EventAliaser
         or not isinstance(emitter, events.Emitter)
         or emitter.adopted is None
         or hooks._event_aliases != botocore.hooks.EVENT_ALIASES
@@ -308,10 +328,12 @@ def initialize(hooks: Any) -> bool:
     except _NotRecordable:
         return False
     calls = recorder.calls
-    if len(calls) != len(PLAN.events) or [_event(c) for c in calls] != list(PLAN.events):
+    if len(calls) != len(plan_.events) or [_event(c) for c in calls] != list(plan_.events):
         return False
-    emitter._adopt(template(emitter.adopted))
-    for i in PLAN.per_call:
+    shared_template = template(emitter.adopted)
+    emitter._adopt(shared_template)
+    emitter.origin = shared_template
+    for i in plan_.per_call:
         method, args, kwargs = calls[i]
         getattr(hooks, method)(*args, **kwargs)
     recorder.attach(hooks)
@@ -321,5 +343,5 @@ def initialize(hooks: Any) -> bool:
 def shared() -> list[tuple[str, Any]]:
     """(event, handler) of every registration of awscli's that the template shares, from a
     fresh recording (for the template's test)."""
-    skip = set(PLAN.per_call)
+    skip = set(prepare().per_call)
     return [(_event(c), _handler(c)) for i, c in enumerate(record()) if i not in skip]

@@ -17,10 +17,12 @@ the session creates goes to the call's endpoint and is checked against the serve
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import os
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, KeysView, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +33,7 @@ import awscli.arguments
 import awscli.clidriver
 import awscli.handlers
 import botocore
+import botocore.context
 import botocore.credentials
 import botocore.exceptions
 import botocore.hooks
@@ -173,6 +176,132 @@ class _ParsedConfigs:
 PARSED_CONFIGS = _ParsedConfigs()
 
 
+CLI_EVENTS = (
+    "building-command-table.", "building-argument-table.", "before-building-argument-table-parser",
+    "top-level-args-parsed", "operation-args-parsed.",
+    "calling-command.", "process-cli-arg.", "load-cli-arg.", "session-initialized", "doc-",
+)
+"""Prefixes of the events awscli emits on a session for its command line: no botocore client
+emits them (a test reads botocore's source for each), so a handler on one of them never runs
+in a client, whatever client holds it."""
+
+
+def _on_cli_event(event: str) -> bool:
+    return (event + ".").startswith(CLI_EVENTS) or event.startswith(CLI_EVENTS)
+
+
+@functools.cache
+def _per_call_client_services() -> frozenset[str] | None:
+    """The services (event names' service part) whose clients would carry a handler awscli
+    makes per call on an event a client emits (`cli_handlers.prepare()`): their clients are
+    never shared. None when such a handler is on every service (`*`, or no service part): then
+    no client is."""
+    plan = cli_handlers.prepare()
+    services: set[str] = set()
+    for index in plan.per_call:
+        event = plan.events[index]
+        if _on_cli_event(event):
+            continue
+        parts = event.split(".")
+        if len(parts) < 2 or parts[1] == "*":
+            return None
+        services.add(parts[1])
+    return frozenset(services)
+
+
+def _changes(client: Any) -> int | None:
+    emitter = getattr(getattr(getattr(client, "meta", None), "events", None), "_emitter", None)
+    return emitter.changes if isinstance(emitter, events.Emitter) else None
+
+
+class _SharedClients:
+    """botocore clients, kept between calls that would build the very same client.
+
+    A client is a function of what its session and `create_client` give it: the service, region,
+    endpoint, TLS verification, API version, explicit keys and client config (the session's
+    default config merged in: the timeouts `_bound_timeouts` set), the credentials object (shared
+    per profile and files already, see `credentials.SharedCredentials`), the profile and every
+    configuration variable set on the session, the config and credentials files' versions, the
+    whole environment, the user agent and its feature ids, and the event handlers it copies from
+    the session. The key holds all of them but the handlers, which are checked instead: the
+    session's must be exactly what every call's session starts with (the shared templates of
+    botocore's and awscli's handlers, this package's, which find their call through
+    `capture.current()`, and awscli's per-call ones, all on command-line events no client
+    emits), plus nothing registered since on an event a client emits.
+
+    One call uses a client at a time: a call takes an idle one, or builds it, and gives it back
+    when it ends (`release`) only if nothing was registered on the client meanwhile (s3transfer,
+    paginator fixes), and only if the call was not stopped. At most `PER_KEY` idle clients are
+    kept per key and `LIMIT` keys, oldest dropped first.
+    """
+
+    PER_KEY = 8
+    LIMIT = 32
+
+    def __init__(self) -> None:
+        self._idle: OrderedDict[Hashable, list[Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.built = 0
+        """Shareable clients built (for tests and benchmarks)."""
+        self.reused = 0
+
+    def take(self, key: Hashable) -> Any:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                self._idle.move_to_end(key)
+                self.reused += 1
+                return idle.pop()
+        return None
+
+    def give(self, key: Hashable, client: Any) -> None:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle is None:
+                if len(self._idle) >= self.LIMIT:
+                    self._idle.popitem(last=False)
+                idle = self._idle[key] = []
+            if len(idle) < self.PER_KEY:
+                idle.append(client)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._idle.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(idle) for idle in self._idle.values())
+
+
+CLIENTS = _SharedClients()
+
+_CREATE_CLIENT_PARAMS = (
+    "region_name", "api_version", "use_ssl", "verify", "endpoint_url", "aws_access_key_id",
+    "aws_secret_access_key", "aws_session_token", "config", "aws_account_id",
+)
+"""`Session.create_client`'s parameters after `service_name`, in order (checked by `patches`)."""
+
+
+def _config_key(config: Any) -> Hashable:
+    if config is None:
+        return None
+    options = getattr(config, "_user_provided_options", None)
+    if not isinstance(options, dict):
+        raise _NotShareable
+    # repr: nested dicts (retries, s3, proxies) included; an object without a value repr shows
+    # its address, so only that very object gives the same key.
+    return repr(sorted(options.items()))
+
+
+class _NotShareable(Exception):
+    pass
+
+
+def _environment() -> Hashable:
+    data = getattr(os.environ, "_data", None)
+    return tuple(data.items()) if isinstance(data, dict) else tuple(os.environ.items())
+
+
 class _CallSession(botocore.session.Session):  # type: ignore[misc]
     """One call's session: every client it creates goes to the call's endpoint and is checked.
 
@@ -183,6 +312,11 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
 
     _aws_mcp_endpoint: str | None = None
     _aws_mcp_check: Callable[[str], None] | None = None
+    _aws_mcp_log: list[tuple[str, Any]] | None = None
+    """Registrations on the session's emitter since its call's set-up (None: not set up as
+    every call's session is, so its clients are its own)."""
+    _aws_mcp_template: Any = None
+    _aws_mcp_taken: list[tuple[Hashable, Any, int | None]]
     _config: Any
 
     @property
@@ -224,10 +358,64 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
                 args = (*args[:4], endpoint, *args[5:])
             else:
                 kwargs["endpoint_url"] = endpoint
+        key = self._client_key(service_name, args, kwargs)
+        if key is not None:
+            client = CLIENTS.take(key)
+            if client is not None:
+                self._aws_mcp_taken.append((key, client, _changes(client)))
+                return client
         try:
-            return super().create_client(service_name, *args, **kwargs)
+            client = super().create_client(service_name, *args, **kwargs)
         except botocore.exceptions.NoRegionError as exc:
             raise credentials.explain(exc, self) or exc from None
+        if key is not None:
+            CLIENTS.built += 1
+            self._aws_mcp_taken.append((key, client, _changes(client)))
+        return client
+
+    def _client_key(self, service_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """What the client `create_client` would build is a function of (see `_SharedClients`),
+        or None when it is not to be shared."""
+        log = self._aws_mcp_log
+        if log is None or any(not _on_cli_event(event) for event, _ in log):
+            return None
+        excluded = _per_call_client_services()
+        if excluded is None or service_name in excluded:
+            return None
+        try:
+            given = dict(zip(_CREATE_CLIENT_PARAMS, args, strict=False))
+            if set(given) & set(kwargs) or set(kwargs) - set(_CREATE_CLIENT_PARAMS):
+                return None
+            given.update(kwargs)
+            config = given.pop("config", None)
+            default = self.get_default_client_config()
+            if config is not None and default is not None:
+                config = default.merge(config)
+            elif default is not None:
+                config = default
+            if config is not None and config.signature_version is botocore.UNSIGNED:
+                creds: Any = "unsigned"
+            elif given.get("aws_access_key_id") is not None:
+                creds = "explicit"
+            else:
+                creds = self.get_credentials()
+            if self.get_auth_token() is not None:
+                return None
+            context = botocore.context.get_context()
+            features = frozenset(context.features) if context is not None else frozenset()
+            return (
+                service_name, repr(sorted(given.items())), _config_key(config),
+                creds if isinstance(creds, str) or creds is None else ("shared", id(creds)),
+                repr(sorted(self._session_instance_vars.items())),
+                _ParsedConfigs.key(
+                    self.get_config_variable("config_file"),
+                    self.get_config_variable("credentials_file"),
+                ),
+                _environment(), self.user_agent(), features, self._aws_mcp_template,
+            )
+        except Exception:
+            # Whatever failed fails again, with botocore's own error, in the real build.
+            return None
 
     def _create_credential_resolver(self) -> Any:
         from aws_mcp_server.adapter import credentials
@@ -505,9 +693,11 @@ def new_driver(
     awscli.clidriver._set_user_agent_for_session(session)
     session.set_stream_logger = _no_stream_logger
     hooks = session.get_component("event_emitter")
+    session._aws_mcp_taken = []
     # The built-in plugin only: config `[plugins]` would import arbitrary modules. Its shared
     # handlers come from a template, its stateful ones are made for this call (`cli_handlers`).
-    if not cli_handlers.initialize(hooks):
+    templated = cli_handlers.initialize(hooks)
+    if not templated:
         awscli.handlers.awscli_initialize(hooks)
     hooks.unregister("session-initialized", attach_history_handler)
     # awscli would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here.
@@ -517,10 +707,29 @@ def new_driver(
     hooks.register_last("top-level-args-parsed", _bound_timeouts)
     # The local-file and URL guards, first on their events so they run before awscli's loaders.
     runtime_guards.register(hooks)
+    if templated and emitter.origin is not None:
+        # Set up as every call's session: its clients can be shared (see `_SharedClients`).
+        session._aws_mcp_template = emitter.origin
+        session._aws_mcp_log = emitter.log = []
     driver = _CallDriver(session=session)
     # User aliases can shadow real commands, and `!cmd` aliases run a shell.
     driver._add_aliases = lambda command_table, parser: None
     return driver
+
+
+def release(cli: Any, *, reusable: bool) -> None:
+    """The call that ran on `cli` ended: give back the shared clients it took (when `reusable`,
+    and only those on which nothing was registered since it took them)."""
+    session = cli.session
+    taken = getattr(session, "_aws_mcp_taken", None)
+    if not taken:
+        return
+    session._aws_mcp_taken = []
+    if not reusable:
+        return
+    for key, client, changes in taken:
+        if changes is not None and _changes(client) == changes:
+            CLIENTS.give(key, client)
 
 
 def explain(exc: BaseException) -> str | None:
@@ -544,6 +753,7 @@ def warm_up(services: tuple[str, ...] = WARM_SERVICES, *, freeze: bool = True) -
     call is running) move everything built so far out of the garbage collector's reach: the
     parsed models are large, long-lived and acyclic-enough that re-scanning them on every full
     collection was the p95 tail (about 200 ms)."""
+    cli_handlers.prepare()
     cli = new_driver()
     session = cli.session
     cli._get_command_table()

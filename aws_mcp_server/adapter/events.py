@@ -165,14 +165,31 @@ class Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
         """The template this emitter is an unchanged copy of, if it is one."""
         self.awscli_template: Emitter | None = None
         """On a built-in template: it and awscli's shared handlers (see `cli_handlers`)."""
+        self.changes = 0
+        """Registrations and unregistrations made on it (a copy starts from its original's)."""
+        self.log: list[tuple[str, Any]] | None = None
+        """When a list: (event name, handler) of every registration from now on (not a copy's)."""
+        self.origin: Emitter | None = None
+        """The template it started from (see `cli_handlers.initialize`)."""
+
+    def __copy__(self) -> Emitter:
+        new: Emitter = super().__copy__()
+        new.log = None
+        return new
 
     def _register_section(self, *args: Any, **kwargs: Any) -> None:
         self.pristine = False
         self.adopted = None
+        self.changes += 1
+        if self.log is not None:
+            self.log.append((args[0], args[1]))
         super()._register_section(*args, **kwargs)
 
     def unregister(self, *args: Any, **kwargs: Any) -> None:
         self.adopted = None
+        self.changes += 1
+        if self.log is not None:
+            self.log.append((args[0] if args else kwargs.get("event_name", ""), None))
         super().unregister(*args, **kwargs)
 
     # The three public registrations go straight to their section (about 400 per call): the

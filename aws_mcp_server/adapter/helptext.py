@@ -12,12 +12,10 @@ import sys
 import textwrap
 from typing import Any
 
-import docutils.frontend
-import docutils.nodes
-import docutils.parsers.rst
-import docutils.utils
-
 WIDTH = 88
+
+# docutils' reST parser (about 12 ms to import) is imported by the first help rendered, not by
+# every process: most never render help.
 
 
 def _settings() -> Any:
@@ -28,6 +26,10 @@ def _settings() -> Any:
     rendering help open and truncate any file the server can write. These settings never look at
     a file, and nothing rendering help does opens one: no includes, no raw files, no warnings.
     """
+    import docutils.frontend
+    import docutils.parsers.rst
+    import docutils.utils
+
     settings = docutils.frontend.get_default_settings(docutils.parsers.rst.Parser)
     settings.report_level = docutils.utils.Reporter.SEVERE_LEVEL + 1
     settings.halt_level = docutils.utils.Reporter.SEVERE_LEVEL + 1
@@ -40,6 +42,9 @@ def _settings() -> Any:
 
 def render_rst(source: str) -> str:
     """reST -> plain text: titles underlined, paragraphs wrapped, lists and literals indented."""
+    import docutils.parsers.rst
+    import docutils.utils
+
     document = docutils.utils.new_document("<help>", _settings())
     docutils.parsers.rst.Parser().parse(source, document)
     lines: list[str] = []
@@ -72,6 +77,8 @@ def _wrap(text: str, indent: int, first: str = "") -> list[str]:
 
 
 def _walk(node: Any, lines: list[str], indent: int, depth: int) -> None:
+    import docutils.nodes
+
     nodes = docutils.nodes
     for child in node.children:
         if isinstance(child, nodes.title):

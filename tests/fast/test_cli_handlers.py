@@ -55,9 +55,9 @@ def test_the_template_holds_only_handlers_every_session_builds_alike() -> None:
 
 def test_known_stateful_handlers_are_made_per_call() -> None:
     calls = cli_handlers.record()
-    per_call = {type(cli_handlers._handler(calls[i])) for i in cli_handlers.PLAN.stateful}
+    per_call = {type(cli_handlers._handler(calls[i])) for i in cli_handlers.prepare().stateful}
     assert awscli.argprocess.ParamShorthandParser in per_call
-    kinds = [cli_handlers._handler(calls[i]) for i in cli_handlers.PLAN.stateful]
+    kinds = [cli_handlers._handler(calls[i]) for i in cli_handlers.prepare().stateful]
     owners = {type(getattr(h, "__self__", None)) for h in kinds}
     assert {IAMVMFAWrapper, DynamoDBPaginatorFix} <= owners
     # The partial that keeps the emitter (`pull_up_bool`) is per call.
