@@ -130,3 +130,28 @@ def test_an_awscli_that_cannot_load_refuses_each_command_with_the_reason(
     assert answer["verdict"] == "reject" and answer["rule"] == "internal:awscli"
     assert "awscli could not be loaded" in answer["reason"] and "Reinstall" in answer["fix"]
     assert "Traceback" not in proc.stderr
+
+
+def test_the_classify_command_ends_at_once_with_all_its_output(
+    aws_files: AwsFiles, tmp_path: Path
+) -> None:
+    """As a process's entry point `classify` ends without the interpreter's teardown: every
+    line is still written, through a pipe, and the exit code is classify's."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **aws_files.environ}
+    commands = [f"s3 ls s3://bucket-{i}" for i in range(200)] + ["ec2 frobnicate"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "aws_mcp_server", "classify", "-"],
+        input="\n".join(commands) + "\n", capture_output=True, text=True, env=env,
+        cwd=tmp_path, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["command"] for line in lines] == commands
+    assert lines[-1]["verdict"] == "reject" and lines[0]["verdict"] == "read"
+    broken = subprocess.run(
+        [sys.executable, "-m", "aws_mcp_server", "classify", "s3 ls"],
+        capture_output=True, text=True, env={**env, "AWS_MCP_MAX_CONCURRENCY": "many"},
+        cwd=tmp_path, timeout=60,
+    )
+    assert broken.returncode == 2
+    assert "AWS_MCP_MAX_CONCURRENCY" in json.loads(broken.stdout)["error"]["message"]
