@@ -33,6 +33,7 @@ import awscli.arguments
 import awscli.clidriver
 import awscli.handlers
 import botocore
+import botocore.configprovider
 import botocore.context
 import botocore.credentials
 import botocore.exceptions
@@ -302,6 +303,98 @@ def _environment() -> Hashable:
     return tuple(data.items()) if isinstance(data, dict) else tuple(os.environ.items())
 
 
+class _LazyProviders(dict):  # type: ignore[type-arg]
+    """A session's config-variable providers, each built when first looked up.
+
+    botocore builds a provider chain (instance variable, environment, config file, default) for
+    each of its ~70 variables in every session: about 250 objects, in reference cycles with the
+    session, for a call that reads a dozen. The names and how each chain is built are botocore's
+    own (`create_botocore_default_config_mapping`); a name is in the mapping whether or not its
+    chain was built, so `in`, lookups, copies and replacements behave as the dict they stand in
+    for. A copy shares the chains built so far (as botocore's shallow copy does) and builds the
+    rest from the same session's factory.
+    """
+
+    __slots__ = ("_build",)
+
+    def __init__(self, build: Callable[[str], Any], names: Any, built: Any = ()) -> None:
+        super().__init__(built)
+        self._build = build
+        for name in names:
+            if not dict.__contains__(self, name):
+                dict.__setitem__(self, name, _PENDING)
+
+    def __getitem__(self, name: str) -> Any:
+        value = dict.__getitem__(self, name)
+        if value is _PENDING:
+            value = self._build(name)
+            dict.__setitem__(self, name, value)
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if dict.__contains__(self, name) else default
+
+    def items(self) -> Any:
+        return [(name, self[name]) for name in list(dict.keys(self))]
+
+    def values(self) -> Any:
+        return [self[name] for name in list(dict.keys(self))]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(dict.keys(self)))
+
+    def copy(self) -> _LazyProviders:
+        built = [(k, v) for k, v in dict.items(self) if v is not _PENDING]
+        return _LazyProviders(self._build, dict.keys(self), built)
+
+    def __copy__(self) -> _LazyProviders:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {name: copy.deepcopy(self[name], memo) for name in list(dict.keys(self))}
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self.items()),))
+
+
+class _LazyConfigStore(botocore.configprovider.ConfigValueStore):  # type: ignore[misc]
+    """botocore's ConfigValueStore over `_LazyProviders` (its own copies keep them lazy)."""
+
+    def __init__(self, mapping: Any = None, overrides: Any = None) -> None:
+        self._overrides = dict(overrides or {})
+        self._mapping = mapping if mapping is not None else {}
+
+    def __copy__(self) -> Any:
+        mapping = self._mapping
+        copied = mapping.copy() if isinstance(mapping, _LazyProviders) else copy.copy(mapping)
+        return _LazyConfigStore(copied, self._overrides)
+
+
+def _lazy_config_store(session: Any) -> Any:
+    """The config store `Session._register_config_store` makes, with chains built on demand."""
+    configprovider = botocore.configprovider
+    chain_builder = configprovider.ConfigChainFactory(session=session)
+    variables = configprovider.BOTOCORE_DEFAUT_SESSION_VARIABLES
+    sections = {
+        "s3": configprovider.DEFAULT_S3_CONFIG_VARS,
+        "proxies_config": configprovider.DEFAULT_PROXIES_CONFIG_VARS,
+    }
+
+    def build(name: str) -> Any:
+        if name in sections:
+            return configprovider.SectionConfigProvider(
+                name, session,
+                configprovider._create_config_chain_mapping(chain_builder, sections[name]),
+            )
+        config = variables[name]
+        return chain_builder.create_config_chain(
+            instance_name=name, env_var_names=config[1], config_property_names=config[0],
+            default=config[2], conversion_func=config[3],
+        )
+
+    return _LazyConfigStore(_LazyProviders(build, [*variables, *sections]))
+
+
 class _CallSession(botocore.session.Session):  # type: ignore[misc]
     """One call's session: every client it creates goes to the call's endpoint and is checked.
 
@@ -335,6 +428,9 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
             else:
                 self._config = cached
         return self._config
+
+    def _register_config_store(self) -> None:
+        self._components.register_component("config_store", _lazy_config_store(self))
 
     def _register_builtin_handlers(self, events_: Any) -> None:
         # botocore's built-in handlers, as one copy of the tree they make (see `events`).

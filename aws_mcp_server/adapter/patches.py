@@ -12,6 +12,8 @@ the adapter reads or overrides per session (`PRIVATE_NAMES`).
 
 from __future__ import annotations
 
+import argparse
+import gettext
 import inspect
 import json
 import logging
@@ -97,6 +99,24 @@ def _replace(
 
 
 # --- shared pure work -----------------------------------------------------------------------
+
+_argparse_messages: dict[str, str] = {}
+_ARGPARSE_MESSAGES_LIMIT = 512
+
+
+def _argparse_gettext(message: str) -> str:
+    # argparse passes each of its own messages ('options', 'usage: '...) through gettext, which
+    # searches the disk for a catalogue on every call (every parser awscli builds, several per
+    # call). The translation of a message is fixed for the process: looked up once.
+    found = _argparse_messages.get(message)
+    if found is None:
+        found = _original_argparse_gettext(message)
+        if len(_argparse_messages) < _ARGPARSE_MESSAGES_LIMIT:
+            _argparse_messages[message] = found
+    return found
+
+
+_original_argparse_gettext: Callable[[str], str] = argparse._  # type: ignore[attr-defined]
 
 _lock = threading.Lock()
 _alias_cache: dict[str, str] = {}
@@ -475,6 +495,9 @@ def apply() -> None:
         "connection pools shared by calls with the same transport settings",
     )
     _patch_connection_pools()
+    if _expect(argparse, "_") is not gettext.gettext:
+        raise PatchShapeError("argparse no longer translates its messages with gettext.gettext")
+    _replace(argparse, "_", _argparse_gettext, "argparse's message translations looked up once")
     token_time = _TokenTime()
     for module in (
         botocore.waiter,
