@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import threading
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,7 +208,84 @@ def plan() -> Plan:
     return Plan(names, methods, per_call, stateful)
 
 
+def _skip(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Replay:
+    """`awscli_initialize` as each call runs it: the same code, with the module's helpers whose
+    every registration the template shares (`register_arg_renames`, `register_removals`...)
+    left out, since their handlers are in the template already. What it records is checked to
+    be exactly the kept part of awscli's own registrations, in order."""
+
+    function: Callable[[Any], None]
+    events: tuple[str, ...]
+    """The event names of what it registers, in order."""
+    per_call: tuple[int, ...]
+    """Positions, in its recording, of the registrations that are made per call."""
+    skipped: tuple[str, ...]
+
+
+def _with_globals(function: Any, replaced: dict[str, Any]) -> Any:
+    namespace = {**function.__globals__, **replaced}
+    return types.FunctionType(
+        function.__code__, namespace, function.__name__, function.__defaults__,
+        function.__closure__,
+    )
+
+
+def replay(plan_: Plan) -> Replay | None:
+    """Work out the `Replay` for `plan_` (None, and each call runs all of it, if awscli's
+    registrations cannot be told apart by helper)."""
+    initialize_ = awscli.handlers.awscli_initialize
+    helpers = [
+        name for name in dict.fromkeys(initialize_.__code__.co_names)
+        if isinstance(initialize_.__globals__.get(name), types.FunctionType)
+    ]
+    recorder = Recorder()
+    made_by: dict[str, list[range]] = {}
+    returned: dict[str, list[Any]] = {}
+
+    def attributed(name: str, helper: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            start = len(recorder.calls)
+            result = helper(*args, **kwargs)
+            made_by.setdefault(name, []).append(range(start, len(recorder.calls)))
+            returned.setdefault(name, []).append(result)
+            return result
+
+        return call
+
+    _with_globals(
+        initialize_, {name: attributed(name, initialize_.__globals__[name]) for name in helpers}
+    )(recorder)
+    if tuple(_event(c) for c in recorder.calls) != plan_.events:
+        return None
+    per_call = set(plan_.per_call)
+    skipped = tuple(
+        name for name, ranges in made_by.items()
+        if any(ranges) and all(r is None for r in returned[name])
+        and not any(i in per_call for span in ranges for i in span)
+    )
+    left_out = {i for name in skipped for span in made_by[name] for i in span}
+    kept = [i for i in range(len(plan_.events)) if i not in left_out]
+    function = _with_globals(initialize_, dict.fromkeys(skipped, _skip))
+    check = Recorder()
+    function(check)
+    events_ = tuple(plan_.events[i] for i in kept)
+    if tuple(_event(c) for c in check.calls) != events_:
+        return None
+    return Replay(
+        function=function,
+        events=events_,
+        per_call=tuple(j for j, i in enumerate(kept) if i in per_call),
+        skipped=skipped,
+    )
+
+
 _plan: Plan | None = None
+_replay: Replay | None = None
 _plan_lock = threading.Lock()
 
 
@@ -215,11 +293,13 @@ def prepare() -> Plan:
     """Work out the plan (two recordings of `awscli_initialize`, about 40 ms) once: from then on
     every call's session is set up from the template. A process that never prepares (the one-shot
     `classify`) registers awscli's handlers as awscli does, which is cheaper for a call or two."""
-    global _plan
+    global _plan, _replay
     if _plan is None:
         with _plan_lock:
             if _plan is None:
-                _plan = plan()
+                found = plan()
+                _replay = replay(found)
+                _plan = found
     return _plan
 
 
@@ -323,17 +403,22 @@ def initialize(hooks: Any) -> bool:
     ):
         return False
     recorder = Recorder()
+    replay_ = _replay
+    if replay_ is not None:
+        run, expected, per_call = replay_.function, replay_.events, replay_.per_call
+    else:
+        run, expected, per_call = awscli.handlers.awscli_initialize, plan_.events, plan_.per_call
     try:
-        awscli.handlers.awscli_initialize(recorder)
+        run(recorder)
     except _NotRecordable:
         return False
     calls = recorder.calls
-    if len(calls) != len(plan_.events) or [_event(c) for c in calls] != list(plan_.events):
+    if len(calls) != len(expected) or tuple(_event(c) for c in calls) != expected:
         return False
     shared_template = template(emitter.adopted)
     emitter._adopt(shared_template)
     emitter.origin = shared_template
-    for i in plan_.per_call:
+    for i in per_call:
         method, args, kwargs = calls[i]
         getattr(hooks, method)(*args, **kwargs)
     recorder.attach(hooks)

@@ -22,6 +22,37 @@ from awscli.customizations.iamvirtmfa import IAMVMFAWrapper
 from aws_mcp_server.adapter import cli_handlers, driver, events
 
 
+@pytest.fixture(autouse=True)
+def _prepared() -> None:
+    # As the server and every Engine do; without it sessions register awscli's handlers as awscli
+    # does and these tests would compare awscli with itself.
+    cli_handlers.prepare()
+    assert cli_handlers.initialize(botocore.hooks.EventAliaser(_fresh())) is True
+
+
+def _fresh() -> events.Emitter:
+    emitter = events.Emitter()
+    emitter.adopt_builtins()
+    return emitter
+
+
+def test_each_call_runs_awscli_initialize_without_the_helpers_the_template_holds() -> None:
+    """The replay leaves out whole helpers whose every registration is shared, and records
+    exactly the rest of awscli's registrations, in order."""
+    plan = cli_handlers.prepare()
+    replay = cli_handlers._replay
+    assert replay is not None
+    assert {"register_ssm_session", "cloudformation_init"} <= set(replay.skipped)
+    assert len(replay.events) < len(plan.events)
+    # Every per-call registration is still made, and nothing of the helpers that make them left out.
+    assert len(replay.per_call) == len(plan.per_call)
+    per_call_events = [plan.events[i] for i in plan.per_call]
+    assert [replay.events[j] for j in replay.per_call] == per_call_events
+    for name in ("register_bool_params", "register_arg_renames", "register_removals",
+                 "register_dynamodb_paginator_fix"):
+        assert name not in replay.skipped
+
+
 def _template() -> events.Emitter:
     driver.new_driver()
     return cli_handlers.template(events.builtin_template())
