@@ -567,9 +567,8 @@ class _MainParsers:
     of a key, gets a parser of its own, as before.
     """
 
-    LIMIT = 8
-
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 8) -> None:
+        self.LIMIT = limit
         self._parsers: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
 
@@ -606,10 +605,19 @@ class _MainParsers:
 
 
 MAIN_PARSERS = _MainParsers()
+SERVICE_PARSERS = _MainParsers(limit=64)
+"""A service's parser (its operation names as choices): pure syntax, as the top-level one."""
 
 
 _PENDING = object()
 """A command table entry not made yet (see `LazyTable`)."""
+
+
+class _Deferred:
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
 
 
 class LazyTable(MutableMapping[str, Any]):
@@ -636,14 +644,20 @@ class LazyTable(MutableMapping[str, Any]):
     def add_pending(self, name: str) -> None:
         self._entries[name] = _PENDING
 
+    def defer(self, name: str, make: Callable[[], Any]) -> None:
+        """An entry made by `make()` when first read (awscli's help commands, which a call
+        reads only to render help)."""
+        self._entries[name] = _Deferred(make)
+
     def is_made(self, name: str) -> bool:
-        return self._entries.get(name, _PENDING) is not _PENDING
+        value = self._entries.get(name, _PENDING)
+        return value is not _PENDING and type(value) is not _Deferred
 
     def set_lineage(self, lineage: list[Any]) -> None:
         """What awscli's `_add_lineage` does to every entry, done to each as it is made."""
         self._lineage = lineage
         for value in self._entries.values():
-            if value is not _PENDING:
+            if value is not _PENDING and type(value) is not _Deferred:
                 value.lineage = [*lineage, value]
 
     def __getitem__(self, name: str) -> Any:
@@ -653,6 +667,8 @@ class LazyTable(MutableMapping[str, Any]):
             if self._lineage is not None:
                 value.lineage = [*self._lineage, value]
             self._entries[name] = value
+        elif type(value) is _Deferred:
+            value = self._entries[name] = value.make()
         return value
 
     def __setitem__(self, name: str, value: Any) -> None:
@@ -711,6 +727,18 @@ class _LazyServiceCommand(awscli.clidriver.ServiceCommand):  # type: ignore[misc
         else:
             super()._add_lineage(command_table)
 
+    def _create_parser(self) -> Any:
+        # As awscli's, with the help command made only if read, and the parser (the operation
+        # names as choices, nothing else) shared by every call of a service with the same names.
+        command_table = self._get_command_table()
+        if not isinstance(command_table, LazyTable):
+            return super()._create_parser()
+        command_table.defer("help", self.create_help_command)
+        key = (self._name, tuple(command_table))
+        return SERVICE_PARSERS.get(key, lambda: awscli.argparser.ServiceArgParser(
+            operations_table=dict.fromkeys(command_table), service_name=self._name
+        ))
+
 
 class _CallDriver(awscli.clidriver.CLIDriver):  # type: ignore[misc]
     """awscli's CLIDriver, with its top-level parser shared between calls of the same shape
@@ -728,8 +756,11 @@ class _CallDriver(awscli.clidriver.CLIDriver):  # type: ignore[misc]
         return commands
 
     def _create_parser(self, command_table: Any) -> Any:
-        # As awscli's: the help command goes into this call's own table.
-        command_table["help"] = self.create_help_command()
+        # As awscli's: the help command goes into this call's own table (made if read).
+        if isinstance(command_table, LazyTable):
+            command_table.defer("help", self.create_help_command)
+        else:
+            command_table["help"] = self.create_help_command()
         description = self._get_cli_data().get("description", None)
         arguments = self._get_argument_table()
         version = self.session.user_agent()

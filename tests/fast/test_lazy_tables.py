@@ -91,7 +91,7 @@ def test_a_lookup_makes_one_entry_and_customizations_still_apply() -> None:
 def test_a_driver_leaves_no_command_objects_to_the_garbage_collector() -> None:
     def one() -> None:
         cli = driver.new_driver(user_config=False)
-        cli._get_command_table()["s3api"]._get_command_table()["list-buckets"].arg_table
+        assert cli._get_command_table()["s3api"]._get_command_table()["list-buckets"].arg_table
 
     one()
     gc.collect()

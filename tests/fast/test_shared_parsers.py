@@ -126,3 +126,31 @@ def test_sessions_share_the_parse_of_unchanged_config_files_never_the_dict(
     other.write_text("[default]\nregion = sa-east-1\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(other))
     assert driver.new_driver().session.full_config["profiles"]["default"]["region"] == "sa-east-1"
+
+
+def test_a_service_parser_is_shared_by_calls_and_parses_as_awscli_own_does() -> None:
+    first, second = driver.new_driver(), driver.new_driver()
+    mine = first._get_command_table()["s3api"]._create_parser()
+    assert second._get_command_table()["s3api"]._create_parser() is mine
+    command = first._get_command_table()["s3api"]
+    own = awscli.clidriver.ServiceCommand._create_parser(driver.new_driver()._get_command_table()["s3api"])
+    for argv in (["list-buckets"], ["list-objects-v2", "--bucket", "b"], ["help"], ["wait", "x"]):
+        assert vars(mine.parse_known_args(argv)[0]) == vars(own.parse_known_args(argv)[0])
+    # The shared parser holds the operation names alone, never a call's command objects.
+    action = next(a for a in mine._actions if a.dest == "operation")
+    assert set(action.command_table) == set(command._get_command_table())
+    assert all(value is None for value in action.command_table.values())
+
+
+def test_help_commands_are_made_only_when_read() -> None:
+    cli = driver.new_driver()
+    table = cli._get_command_table()
+    cli._create_parser(table)
+    service = table["s3api"]
+    operations = service._get_command_table()
+    service._create_parser()
+    assert "help" in table and not table.is_made("help")
+    assert "help" in operations and not operations.is_made("help")
+    assert type(table["help"]).__name__ == "ProviderHelpCommand"
+    assert type(operations["help"]).__name__ == "ServiceHelpCommand"
+    assert table.is_made("help") and operations.is_made("help")
