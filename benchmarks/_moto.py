@@ -68,6 +68,10 @@ class MotoProcess:
                     raise RuntimeError("moto did not start within 30 s") from None
                 time.sleep(0.1)
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def stop(self) -> None:
         self._proc.terminate()
         self._proc.wait(10)

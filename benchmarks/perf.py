@@ -92,6 +92,61 @@ def children_rss_mib() -> dict[int, float]:
     return found
 
 
+def _descendants(root: int) -> list[int]:
+    """`root` and every process under it."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by `pids` (those still alive)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+class CpuShare:
+    """Cores used by the server, moto and this benchmark over a measured window."""
+
+    def __init__(self, server_pid: int, moto_pid: int) -> None:
+        self._groups = {"server": _descendants(server_pid), "moto": [moto_pid]}
+        self._start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        readings = {name: cpu_seconds(pids) for name, pids in self._groups.items()}
+        times = os.times()
+        readings["benchmark"] = times.user + times.system
+        readings["wall"] = time.perf_counter()
+        return readings
+
+    def text(self) -> str:
+        end = self._read()
+        wall = end["wall"] - self._start["wall"]
+        parts = [
+            f"{name} {(end[name] - self._start[name]) / wall:.2f}"
+            for name in ("server", "moto", "benchmark")
+        ]
+        return "cores used: " + ", ".join(parts) + f" (of {os.cpu_count()})"
+
+
 def text_of(result: Any) -> str:
     return "".join(getattr(block, "text", "") for block in result.content)
 
@@ -234,8 +289,11 @@ def main() -> int:
                     raise RuntimeError(text_of(result))
 
             rate, ratio = await inflight(one, args.inflight_seconds)
+            share = CpuShare(max(children_rss_mib()), moto.pid)
+            await window(one, 2.0)
             rows.append((f"stdio {INFLIGHT} in flight (one session)",
-                         f"{rate:.0f} calls/s = {ratio:.2f}x the floor's (interleaved)"))
+                         f"{rate:.0f} calls/s = {ratio:.2f}x the floor's (interleaved; "
+                         f"{share.text()})"))
             if "soak" in skip:
                 return
             for _batch in range(2):
@@ -259,6 +317,8 @@ def main() -> int:
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
             "params": {"name": "execute_aws_read_command",
                        "arguments": {"command": "s3api list-buckets"}}}
+
+    cpu: dict[int, str] = {}
 
     def http_rate(workers: int) -> tuple[float, float, float]:
         port = free_port()
@@ -299,7 +359,12 @@ def main() -> int:
                                 group.start_soon(call)
                     samples.clear()
                     rate, ratio = await inflight(call, args.inflight_seconds)
-                return rate, ratio, pct(samples)[0]
+                    p50 = pct(samples)[0]
+                    # Where the CPU goes while only tool calls run (no floor window).
+                    share = CpuShare(proc.pid, moto.pid)
+                    await window(call, 2.0)
+                    cpu[workers] = share.text()
+                return rate, ratio, p50
 
             return anyio.run(go)
         finally:
@@ -311,7 +376,7 @@ def main() -> int:
             rate, ratio, p50 = http_rate(workers)
             rows.append((f"HTTP --stateless --workers {workers}, {INFLIGHT} in flight",
                          f"{rate:.0f} calls/s = {ratio:.2f}x the floor's, interleaved "
-                         f"(p50 {p50:.0f} ms)"))
+                         f"(p50 {p50:.0f} ms; {cpu.get(workers, '')})"))
 
     # --- cold start --------------------------------------------------------------------------
     if "cold" not in skip:

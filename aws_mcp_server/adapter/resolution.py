@@ -99,7 +99,11 @@ class _Tables:
         key = (id(command), False)
         parser = self.parsers.get(key)
         if parser is None:
-            parser = _quiet(command._create_parser())
+            # A parser of its own: `_quiet` changes it, and the one calls use is shared.
+            if isinstance(command, awscli.clidriver.ServiceCommand):
+                parser = _quiet(awscli.clidriver.ServiceCommand._create_parser(command))
+            else:
+                parser = _quiet(command._create_parser())
             self.parsers[key] = parser
         return parser
 

@@ -154,3 +154,16 @@ def test_help_commands_are_made_only_when_read() -> None:
     assert type(table["help"]).__name__ == "ProviderHelpCommand"
     assert type(operations["help"]).__name__ == "ServiceHelpCommand"
     assert table.is_made("help") and operations.is_made("help")
+
+
+def test_classifying_a_command_leaves_the_shared_parsers_as_awscli_built_them() -> None:
+    from aws_mcp_server.decision import decide
+    from aws_mcp_server.settings import Settings
+
+    for text in ("s3api list-bucketz", "s3api list-buckets --bogus", "--bogus s3 ls"):
+        assert decide(text, Settings()).plan is None
+    cli = driver.new_driver()
+    table = cli._get_command_table()
+    for parser in (cli._create_parser(table), table["s3api"]._create_parser()):
+        assert parser.exit_on_error is True
+        assert "error" not in vars(parser) and "exit" not in vars(parser)
