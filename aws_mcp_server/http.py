@@ -921,6 +921,75 @@ def worker_app() -> Starlette:
     return build_app(settings, server)
 
 
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port) that other such sockets of this user may share."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host.strip("[]"), port))
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class _SocketPerWorker(uvicorn.supervisors.Multiprocess):
+    """uvicorn's supervisor, with each worker listening on a socket of its own bound to the port
+    (SO_REUSEPORT), so that the kernel spreads connections over the workers.
+
+    With one shared listening socket, the worker that wakes first accepts every connection
+    pending (asyncio accepts in a loop): the few kept-alive connections of one client all went
+    to one worker while the others idled. Here each new worker process gets a fresh socket
+    (uvicorn asks for `self.sockets` once per process it starts), and this process closes its
+    copy once the worker has it: a socket left open here after its worker died would keep
+    taking its share of connections with no one to accept them.
+    """
+
+    def __init__(self, config: uvicorn.Config, first: socket.socket) -> None:
+        self._address = first.getsockname()[:2]
+        self._made: list[socket.socket] = [first]
+        self._next: socket.socket | None = first
+        super().__init__(config, sockets=[])
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        sock, self._next = self._next, None
+        if sock is None:
+            sock = _reuse_port_socket(*self._address)
+            self._made.append(sock)
+        return [sock]
+
+    @sockets.setter
+    def sockets(self, value: list[socket.socket]) -> None:
+        return None  # uvicorn's __init__ sets the shared list: each worker gets its own instead
+
+    def _release(self) -> None:
+        # The processes started since the last release hold their sockets now (multiprocessing
+        # duplicated each when it started the process).
+        made, self._made = self._made, []
+        for sock in made:
+            sock.close()
+
+    def init_processes(self) -> None:
+        super().init_processes()
+        self._release()
+
+    def restart_all(self) -> None:
+        super().restart_all()
+        self._release()
+
+    def keep_subprocess_alive(self) -> None:
+        super().keep_subprocess_alive()
+        self._release()
+
+    def handle_ttin(self) -> None:
+        super().handle_ttin()
+        self._release()
+
+
 def run_http_workers(settings: Settings) -> None:
     """`--workers N` (N > 1, with --stateless): uvicorn binds the port once and serves it from N
     worker processes, each a whole server (its engine, awscli and calls of its own). Every
@@ -944,5 +1013,17 @@ def run_http_workers(settings: Settings) -> None:
         workers=settings.workers,
         **uvicorn_kwargs(settings),
     )
+    if hasattr(socket, "SO_REUSEPORT"):
+        try:
+            first = _reuse_port_socket(settings.host, settings.port)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+                rule="http:bind",
+                fix="Pick another --port, or stop what is listening there.",
+            ) from None
+        _SocketPerWorker(config, first).run()
+        return
+    # Without SO_REUSEPORT (Windows): one listening socket, shared by the workers.
     sock = config.bind_socket()
     uvicorn.supervisors.Multiprocess(config, sockets=[sock]).run()

@@ -93,6 +93,7 @@ RULES: dict[str, str] = {
     # start-up (settings.py, http.py, sandbox.py): `settings:<setting>` for each setting
     "settings:unknown": "a setting the server does not have",
     "http:remote-bind": "a non-loopback HTTP bind without a token or --allow-remote",
+    "http:bind": "the HTTP port cannot be listened on (in use, or not this machine's address)",
     "sandbox:missing": "--sandbox without the emulator installed",
 }
 

@@ -88,3 +88,101 @@ def test_legacy_sse_is_off_with_several_workers_and_says_what_to_use(
     body = response.json()
     assert "--workers" in body["error"]
     assert "/mcp" in body["fix"] and "POST /" in body["fix"]
+
+
+def _listening_port(base: str) -> int:
+    return int(base.rsplit(":", 1)[1].split("/")[0])
+
+
+def _established(pid: int, port: int) -> int:
+    """Connections to `port` that process `pid` holds open."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:  # ESTABLISHED
+                count += 1
+    return count
+
+
+def test_one_client_s_kept_alive_connections_spread_over_the_workers(
+    workers_server: HttpServer,
+) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT): the kernel spreads one
+    client's connections over them, where a shared socket gave them all to one worker."""
+    port = _listening_port(workers_server.base)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    barrier = threading.Barrier(16)
+    with httpx.Client(
+        base_url=workers_server.base, timeout=30,
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+    ) as client:
+
+        def one() -> None:
+            barrier.wait(10)  # all 16 at once: 16 connections
+            assert client.post("/", json=body).status_code == 200
+
+        threads = [threading.Thread(target=one) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        held = {pid: _established(pid, port) for pid in _children(workers_server.proc.pid)}
+        serving = [pid for pid, count in held.items() if count]
+        assert sum(held.values()) >= 8, held
+        # Two of 16 connections on one worker by chance: one in 30,000.
+        assert len(serving) == 2, held
+
+
+def test_a_worker_that_dies_is_replaced_and_no_connection_is_left_unanswered(
+    aws_files: AwsFiles, moto_server: Moto, tmp_path: Path
+) -> None:
+    """Its socket goes with it (the supervisor keeps no copy that would still take a share of
+    the connections), and its replacement listens on a socket of its own."""
+    import os
+    import signal
+    import time
+
+    server = start_server(aws_files, moto_server, tmp_path, "--stateless", "--workers", "2")
+    try:
+        before = _children(server.proc.pid)
+        victim = max(before)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            now = [pid for pid in _children(server.proc.pid) if pid != victim]
+            if len(now) >= len(before):
+                break
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.2)
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        # Ready: the replacement answers /health (it is listening) before the check below.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{server.base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(3)  # the replacement's load settles
+        for _ in range(40):  # a new connection each: each hashed to a listening socket
+            response = httpx.post(f"{server.base}/", json=body, timeout=10,
+                                  headers={"connection": "close"})
+            assert response.status_code == 200
+    finally:
+        server.stop()
