@@ -991,9 +991,10 @@ class _SocketPerWorker(uvicorn.supervisors.Multiprocess):
 
 
 def run_http_workers(settings: Settings) -> None:
-    """`--workers N` (N > 1, with --stateless): uvicorn binds the port once and serves it from N
-    worker processes, each a whole server (its engine, awscli and calls of its own). Every
-    request stands alone (stateless), so any worker can answer any request.
+    """`--workers N` (N > 1, with --stateless): N uvicorn worker processes serve the port, each
+    listening on a socket of its own (`_SocketPerWorker`) and each a whole server (its engine,
+    awscli and calls of its own). Every request stands alone (stateless), so any worker can
+    answer any request.
 
     Pending confirmations (2026-07-28) are sealed with a key every worker knows (the given
     `--request-state-keys`, or one made here for this server's lifetime), and the answers acted
