@@ -9,7 +9,8 @@ import os
 import shlex
 import socket
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,3 +234,13 @@ def stopped_instance(engine: Any) -> str:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
+    """True as soon as `predicate()` is, False if it is not within `seconds`."""
+    end = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.005)
+    return True

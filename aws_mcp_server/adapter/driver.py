@@ -307,8 +307,8 @@ class _LazyProviders(dict):  # type: ignore[type-arg]
     """A session's config-variable providers, each built when first looked up.
 
     botocore builds a provider chain (instance variable, environment, config file, default) for
-    each of its ~70 variables in every session: about 250 objects, in reference cycles with the
-    session, for a call that reads a dozen. The names and how each chain is built are botocore's
+    each of its 40 variables in every session: about 200 objects, in reference cycles with the
+    session, for a call that reads a few. The names and how each chain is built are botocore's
     own (`create_botocore_default_config_mapping`); a name is in the mapping whether or not its
     chain was built, so `in`, lookups, copies and replacements behave as the dict they stand in
     for. A copy shares the chains built so far (as botocore's shallow copy does) and builds the
@@ -352,9 +352,6 @@ class _LazyProviders(dict):  # type: ignore[type-arg]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
         return {name: copy.deepcopy(self[name], memo) for name in list(dict.keys(self))}
-
-    def __reduce__(self) -> Any:
-        return (dict, (dict(self.items()),))
 
 
 class _LazyConfigStore(botocore.configprovider.ConfigValueStore):  # type: ignore[misc]
@@ -880,7 +877,6 @@ def warm_up(services: tuple[str, ...] = WARM_SERVICES, *, freeze: bool = True) -
     call is running) move everything built so far out of the garbage collector's reach: the
     parsed models are large, long-lived and acyclic-enough that re-scanning them on every full
     collection was the p95 tail (about 200 ms)."""
-    cli_handlers.prepare()
     cli = new_driver()
     session = cli.session
     cli._get_command_table()

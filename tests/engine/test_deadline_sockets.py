@@ -32,7 +32,7 @@ from aws_mcp_server.adapter.capture import IDLE_THREAD_NAME
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.model import RunPlan
 from aws_mcp_server.settings import Settings
-from tests.conftest import AwsFiles, Moto, run
+from tests.conftest import AwsFiles, Moto, run, wait_until
 
 DEADLINE = 2.5
 # (not one of the fixed socket timeouts, 1, 2, 5...: a read timeout rounded up to 5 s would
@@ -192,15 +192,6 @@ def call_threads(before: set[int]) -> list[str]:
         thread.name for thread in threading.enumerate()
         if thread.ident not in before and not thread.name.endswith(NOT_CALLS)
     ]
-
-
-def wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture

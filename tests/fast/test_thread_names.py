@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from aws_mcp_server.adapter import capture
+from tests.conftest import wait_until
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc thread names are Linux's")
@@ -53,31 +53,22 @@ def _run(workers: capture.Workers, job: Callable[[], object]) -> threading.Threa
     return ran[0]
 
 
-def _wait(predicate: Callable[[], bool], seconds: float = 20.0) -> bool:
-    end = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 def test_a_worker_runs_the_next_call_and_is_named_by_what_it_does() -> None:
     workers = capture.Workers(keep=2)
     names: list[str] = []
     first = _run(workers, lambda: names.append(threading.current_thread().name))
-    assert _wait(lambda: workers.idle == 1)
+    assert wait_until(lambda: workers.idle == 1, 20)
     assert first.name == capture.IDLE_THREAD_NAME
     second = _run(workers, lambda: names.append(threading.current_thread().name))
     assert second is first
-    assert _wait(lambda: workers.idle == 1)
+    assert wait_until(lambda: workers.idle == 1, 20)
     assert all(name.startswith(capture.WORKER_THREAD_NAME + "-") for name in names)
     assert names[0] != names[1]
     if sys.platform.startswith("linux"):
         seen: list[str] = []
         _run(workers, lambda: seen.append(_comm()))
         assert seen == [capture.WORKER_THREAD_NAME]
-        assert _wait(lambda: workers.idle == 1)
+        assert wait_until(lambda: workers.idle == 1, 20)
         comm = Path(f"/proc/self/task/{first.native_id}/comm").read_text().strip()
         assert comm == capture.IDLE_THREAD_NAME
 
@@ -93,7 +84,7 @@ def test_nothing_one_call_sets_is_seen_by_the_next_on_the_same_worker() -> None:
         capture.run_in(ctx, lambda: seen.append(capture.current()))
 
     a = _run(workers, first)
-    assert _wait(lambda: workers.idle == 1)
+    assert wait_until(lambda: workers.idle == 1, 20)
     b = _run(workers, lambda: seen.extend([var.get(), capture.current()]))
     assert a is b
     assert seen == [ctx, "unset", None]
@@ -106,7 +97,7 @@ def test_a_failing_call_leaves_its_worker_serving() -> None:
         raise RuntimeError("boom")
 
     a = _run(workers, fail)
-    assert _wait(lambda: workers.idle == 1)
+    assert wait_until(lambda: workers.idle == 1, 20)
     assert _run(workers, lambda: None) is a
 
 
@@ -126,9 +117,9 @@ def test_workers_beyond_the_idle_limit_end_and_idle_ones_end_after_a_while() -> 
     started.wait(5)  # four calls run at once: none waits for another's worker
     assert len({id(t) for t in threads}) == 4
     release.set()
-    assert _wait(lambda: sum(t.is_alive() for t in threads) == 2)
+    assert wait_until(lambda: sum(t.is_alive() for t in threads) == 2, 20)
     assert workers.idle == 2
-    assert _wait(lambda: not any(t.is_alive() for t in threads))
+    assert wait_until(lambda: not any(t.is_alive() for t in threads), 20)
     assert workers.idle == 0
     # And a call after that gets a new worker.
     assert _run(workers, lambda: None) not in threads
