@@ -1,8 +1,9 @@
 """AWS profiles from the user's config and credentials files: names, regions, kinds. Never secrets.
 
-Honours AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE like the CLI does. The files are read on
-every call, so a profile added (or a broken file fixed) while the server runs is seen at once. A
-file the CLI could not read raises `ProfileError` with the file, the line and what is wrong.
+Honours AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE like the CLI does. The files are looked
+at on every call, so a profile added (or a broken file fixed) while the server runs is seen at
+once; what they hold is parsed again only when one of them changed (see `_Listed`). A file the
+CLI could not read raises `ProfileError` with the file, the line and what is wrong.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -121,9 +124,59 @@ def _kind(settings: Mapping[str, str]) -> str:
     return "config-only"
 
 
+_SETTLED_NS = 2_000_000_000
+"""How long ago a file must have last changed for its parse to be kept: a write within the
+file system's timestamp granularity of an earlier one, at the same size, would otherwise look
+unchanged (git's "racily clean" entries)."""
+
+
+def _version(path: Path) -> tuple[object, ...] | None:
+    """What changes whenever `path`'s contents may have (None: it cannot be kept)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return (str(path), "missing")
+    except OSError:
+        return None
+    if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < _SETTLED_NS:
+        return None
+    return (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+class _Listed:
+    """The profile list of the last versions of the two files (each call of a tool resolves its
+    profile from it: parsing both files was about a millisecond a call). Kept only while
+    neither file changed; a file that changed in the last two seconds is always read afresh,
+    and a file that cannot be read is never kept (its error is raised again each time)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[object, ...] | None = None
+        self._profiles: tuple[Profile, ...] = ()
+
+    def get(self, env: Mapping[str, str]) -> list[Profile]:
+        config, credentials = _version(config_path(env)), _version(credentials_path(env))
+        default = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+        key = (config, credentials, default) if config and credentials else None
+        with self._lock:
+            if key is not None and key == self._key:
+                return list(self._profiles)
+        found = _list_profiles(env)
+        if key is not None:
+            with self._lock:
+                self._key, self._profiles = key, tuple(found)
+        return found
+
+
+_LISTED = _Listed()
+
+
 def list_profiles(environ: Mapping[str, str] | None = None) -> list[Profile]:
     """Every profile in either file, sorted by name, the default first."""
-    env = os.environ if environ is None else environ
+    return _LISTED.get(os.environ if environ is None else environ)
+
+
+def _list_profiles(env: Mapping[str, str]) -> list[Profile]:
     config = _read(config_path(env))
     credentials = _read(credentials_path(env))
     merged: dict[str, dict[str, str]] = {}

@@ -46,6 +46,10 @@ _METHODS = {"register": events._MIDDLE, "register_first": events._FIRST,
             "register_last": events._LAST}
 
 
+Call = tuple[str, tuple[Any, ...], dict[str, Any]]
+"""One registration as recorded: the method's name, its arguments, its keyword arguments."""
+
+
 class TemplateShapeError(ImportError):
     """awscli's registrations are not what the shared template was built from."""
 
@@ -61,7 +65,7 @@ class Recorder:
     __slots__ = ("_target", "calls")
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.calls: list[Call] = []
         self._target: Any = None
 
     def register(self, *args: Any, **kwargs: Any) -> Any:
@@ -92,18 +96,18 @@ class Recorder:
         return getattr(target, name)
 
 
-def _event(call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> str:
+def _event(call: Call) -> str:
     _, args, kwargs = call
     name: str = args[0] if args else kwargs["event_name"]
     return name
 
 
-def _handler(call: tuple[str, tuple[Any, ...], dict[str, Any]]) -> Any:
+def _handler(call: Call) -> Any:
     _, args, kwargs = call
     return args[1] if len(args) > 1 else kwargs.get("handler")
 
 
-def record() -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+def record() -> list[Call]:
     recorder = Recorder()
     awscli.handlers.awscli_initialize(recorder)
     return recorder.calls
@@ -215,15 +219,18 @@ def _skip(*args: Any, **kwargs: Any) -> None:
 @dataclass(frozen=True)
 class Replay:
     """`awscli_initialize` as each call runs it: the same code, with the module's helpers whose
-    every registration the template shares (`register_arg_renames`, `register_removals`...)
-    left out, since their handlers are in the template already. What it records is checked to
-    be exactly the kept part of awscli's own registrations, in order."""
+    every handler is shared (`register_arg_renames`, `register_removals`...) left out. Their
+    registrations that the template holds need nothing more; those made per call only to keep
+    awscli's order on an event that also has a per-call handler are made from the recording
+    kept here (the handlers are shared values, as the template's are). What the replay records
+    is checked to be exactly the kept part of awscli's own registrations, in order."""
 
     function: Callable[[Any], None]
     events: tuple[str, ...]
     """The event names of what it registers, in order."""
-    per_call: tuple[int, ...]
-    """Positions, in its recording, of the registrations that are made per call."""
+    per_call: tuple[int | Call, ...]
+    """The per-call registrations in awscli's order: a position in the replay's recording, or
+    a registration of a left-out helper, as recorded."""
     skipped: tuple[str, ...]
 
 
@@ -262,11 +269,11 @@ def replay(plan_: Plan) -> Replay | None:
     )(recorder)
     if tuple(_event(c) for c in recorder.calls) != plan_.events:
         return None
-    per_call = set(plan_.per_call)
+    stateful = set(plan_.stateful)
     skipped = tuple(
         name for name, ranges in made_by.items()
         if any(ranges) and all(r is None for r in returned[name])
-        and not any(i in per_call for span in ranges for i in span)
+        and not any(i in stateful for span in ranges for i in span)
     )
     left_out = {i for name in skipped for span in made_by[name] for i in span}
     kept = [i for i in range(len(plan_.events)) if i not in left_out]
@@ -276,10 +283,13 @@ def replay(plan_: Plan) -> Replay | None:
     events_ = tuple(plan_.events[i] for i in kept)
     if tuple(_event(c) for c in check.calls) != events_:
         return None
+    position = {i: j for j, i in enumerate(kept)}
     return Replay(
         function=function,
         events=events_,
-        per_call=tuple(j for j, i in enumerate(kept) if i in per_call),
+        per_call=tuple(
+            position[i] if i in position else recorder.calls[i] for i in plan_.per_call
+        ),
         skipped=skipped,
     )
 
@@ -404,6 +414,7 @@ def initialize(hooks: Any) -> bool:
         return False
     recorder = Recorder()
     replay_ = _replay
+    per_call: tuple[int | Call, ...]
     if replay_ is not None:
         run, expected, per_call = replay_.function, replay_.events, replay_.per_call
     else:
@@ -418,8 +429,8 @@ def initialize(hooks: Any) -> bool:
     shared_template = template(emitter.adopted)
     emitter._adopt(shared_template)
     emitter.origin = shared_template
-    for i in per_call:
-        method, args, kwargs = calls[i]
+    for step in per_call:
+        method, args, kwargs = calls[step] if isinstance(step, int) else step
         getattr(hooks, method)(*args, **kwargs)
     recorder.attach(hooks)
     return True

@@ -22,6 +22,7 @@ import gc
 import os
 import sys
 import threading
+import types
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, KeysView, MutableMapping
 from typing import Any
@@ -606,6 +607,100 @@ SERVICE_PARSERS = _MainParsers(limit=64)
 """A service's parser (its operation names as choices): pure syntax, as the top-level one."""
 
 
+class _NotPlain(Exception):
+    """An argument does more to its parser than `add_argument` with plain values."""
+
+
+class _SpecRecorder:
+    """What `add_to_parser` is given to learn an argument's argparse spec: `add_argument` with
+    plain values is recorded; anything else it asks of the parser raises `_NotPlain` (not an
+    AttributeError, which `hasattr` would swallow)."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: list[Hashable] = []
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((_plain(args), _plain(tuple(sorted(kwargs.items())))))
+
+    def __getattr__(self, name: str) -> Any:
+        raise _NotPlain(name)
+
+
+def _plain(value: Any, depth: int = 0) -> Hashable:
+    """`value` as part of a key, if it is plain: None, a string, a number, a class, a
+    module-level function without closure (the same object in every call), or a tuple, list or
+    frozenset of such (a list is marked, so it never equals a tuple). Anything else (an
+    instance, a bound method, a closure, a dict) raises `_NotPlain`."""
+    kind = type(value)
+    if value is None or kind in (str, int, float, bool):
+        return value  # type: ignore[no-any-return]
+    if depth > 4:
+        raise _NotPlain(repr(value)[:80])
+    if kind is tuple or kind is list or kind is frozenset:
+        items = tuple(_plain(item, depth + 1) for item in value)
+        return items if kind is tuple else (kind.__name__, items)
+    if isinstance(value, type):
+        return value
+    if kind is types.FunctionType and value.__closure__ is None and not value.__dict__:
+        module = sys.modules.get(value.__module__)
+        if module is not None and getattr(module, value.__qualname__, None) is value:
+            return value
+    raise _NotPlain(repr(value)[:80])
+
+
+class _OperationParsers(_MainParsers):
+    """An API operation's parser (`ArgTableArgParser` over its argument table, with awscli's
+    `help` positional), built once per spec.
+
+    awscli builds it on every call (about 1 ms: an argparse action, a help formatter and a
+    terminal-size lookup per option). The key is the operation's whole argparse spec, learnt by
+    giving every argument's own `add_to_parser` a recorder (`_SpecRecorder`): each
+    `add_argument` call with its values, all plain. An argument that does anything else to the
+    parser, or passes anything but plain values (an instance, a bound method, a closure), gets
+    the operation a parser of its own, as awscli builds it. Parsing reads the parser and never
+    changes it; what a call's arguments do with the parsed values stays with the call's own
+    argument objects.
+    """
+
+    @staticmethod
+    def spec(argument_table: Any) -> Hashable | None:
+        recorder = _SpecRecorder()
+        try:
+            for name in argument_table:
+                argument_table[name].add_to_parser(recorder)
+        except _NotPlain:
+            return None
+        return ("operation", tuple(recorder.calls))
+
+
+OPERATION_PARSERS = _OperationParsers(limit=128)
+_SHARED_PARSER = "_aws_mcp_shared"
+"""The attribute marking a parser as shared: awscli's `_add_help` must not add to it."""
+
+
+def _operation_parser(operation: Any, arg_table: Any) -> Any:
+    """`ServiceOperation._create_operation_parser` for the operations of a call's tables."""
+    key = OPERATION_PARSERS.spec(arg_table)
+    if key is None:
+        return awscli.clidriver.ServiceOperation._create_operation_parser(operation, arg_table)
+
+    def build() -> Any:
+        parser = awscli.clidriver.ServiceOperation._create_operation_parser(operation, arg_table)
+        awscli.clidriver.ServiceOperation._add_help(operation, parser)
+        setattr(parser, _SHARED_PARSER, True)
+        return parser
+
+    return OPERATION_PARSERS.get(key, build)
+
+
+def _add_help(operation: Any, parser: Any) -> None:
+    """`ServiceOperation._add_help`, which a shared parser already has."""
+    if not getattr(parser, _SHARED_PARSER, False):
+        awscli.clidriver.ServiceOperation._add_help(operation, parser)
+
+
 _PENDING = object()
 """A command table entry not made yet (see `LazyTable`)."""
 
@@ -696,13 +791,18 @@ class _LazyServiceCommand(awscli.clidriver.ServiceCommand):  # type: ignore[misc
         operations: dict[str, str] = {}
 
         def make(cli_name: str) -> Any:
-            return awscli.clidriver.ServiceOperation(
+            operation = awscli.clidriver.ServiceOperation(
                 name=cli_name,
                 parent_name=self._name,
                 session=self.session,
                 operation_model=service_model.operation_model(operations[cli_name]),
                 operation_caller=awscli.clidriver.CLIOperationCaller(self.session),
             )
+            # Its parser shared by spec (see `_OperationParsers`); the object stays awscli's
+            # own class, which is what blocking and classification look at.
+            operation._create_operation_parser = functools.partial(_operation_parser, operation)
+            operation._add_help = functools.partial(_add_help, operation)
+            return operation
 
         command_table = LazyTable(make)
         for operation_name in service_model.operation_names:

@@ -37,19 +37,34 @@ def _fresh() -> events.Emitter:
 
 
 def test_each_call_runs_awscli_initialize_without_the_helpers_the_template_holds() -> None:
-    """The replay leaves out whole helpers whose every registration is shared, and records
-    exactly the rest of awscli's registrations, in order."""
+    """The replay leaves out whole helpers whose every handler is shared, and records exactly
+    the rest of awscli's registrations, in order; the per-call registrations are awscli's, in
+    awscli's order, whether recorded per call or kept from a left-out helper."""
     plan = cli_handlers.prepare()
     replay = cli_handlers._replay
     assert replay is not None
-    assert {"register_ssm_session", "cloudformation_init"} <= set(replay.skipped)
+    # register_arg_renames has registrations made per call (for order), none of them stateful.
+    assert {"register_ssm_session", "cloudformation_init", "register_arg_renames"} <= set(
+        replay.skipped
+    )
     assert len(replay.events) < len(plan.events)
-    # Every per-call registration is still made, and nothing of the helpers that make them left out.
     assert len(replay.per_call) == len(plan.per_call)
+    kept = [step for step in replay.per_call if type(step) is not int]
+    assert kept, "no per-call registration comes from a left-out helper"
     per_call_events = [plan.events[i] for i in plan.per_call]
-    assert [replay.events[j] for j in replay.per_call] == per_call_events
-    for name in ("register_bool_params", "register_arg_renames", "register_removals",
-                 "register_dynamodb_paginator_fix"):
+    assert [
+        replay.events[step] if type(step) is int else cli_handlers._event(step)
+        for step in replay.per_call
+    ] == per_call_events
+    # A kept registration is one a fresh awscli_initialize makes alike at that place.
+    fresh = cli_handlers.record()
+    for i, step in zip(plan.per_call, replay.per_call, strict=True):
+        if type(step) is not int:
+            assert i not in plan.stateful
+            assert step[0] == fresh[i][0]
+            assert cli_handlers.same_value(cli_handlers._handler(step), cli_handlers._handler(fresh[i]))
+    # The helpers that make per-session handlers run on every call.
+    for name in ("register_bool_params", "register_removals", "register_dynamodb_paginator_fix"):
         assert name not in replay.skipped
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import aws_mcp_server.adapter  # noqa: F401  (awscli before botocore)
 
 # isort: split
+import awscli.argparser
 import awscli.arguments
 import awscli.clidriver
 
@@ -167,3 +168,120 @@ def test_classifying_a_command_leaves_the_shared_parsers_as_awscli_built_them() 
     for parser in (cli._create_parser(table), table["s3api"]._create_parser()):
         assert parser.exit_on_error is True
         assert "error" not in vars(parser) and "exit" not in vars(parser)
+
+
+# --- an API operation's parser (driver._OperationParsers) ----------------------------------
+
+
+def _operation(cli: Any, service: str, name: str) -> Any:
+    return cli._get_command_table()[service]._get_command_table()[name]
+
+
+def _own_parser(operation: Any) -> Any:
+    """The parser awscli itself would build for this operation, help positional included."""
+    parser = awscli.argparser.ArgTableArgParser(operation.arg_table)
+    awscli.clidriver.ServiceOperation._add_help(operation, parser)
+    return parser
+
+
+def _argv_for(arg_table: Any) -> list[list[str]]:
+    """A few command lines for an operation: none, help, every option with a value (a flag
+    alone for booleans), and one unknown option."""
+    every: list[str] = []
+    for argument in arg_table.values():
+        name = "--" + argument.name
+        if getattr(argument, "_action", None) in ("store_true", "store_false") or (
+            getattr(argument, "argument_model", None) is not None
+            and argument.argument_model.type_name == "boolean"
+        ):
+            every.append(name)
+        elif getattr(argument, "nargs", None) == "+" or getattr(argument, "_nargs", None) == "+":
+            every += [name, "a", "b"]
+        else:
+            every += [name, "1"]
+    return [[], ["help"], every, ["--no-such-option", "x"]]
+
+
+def _outcome(parser: Any, argv: list[str]) -> Any:
+    try:
+        parsed, rest = parser.parse_known_args(list(argv))
+    except BaseException as exc:  # argparse exits on a bad value: the same way for both
+        return ("raised", type(exc).__name__, str(exc))
+    return vars(parsed), rest
+
+
+def test_operations_share_a_parser_per_spec_that_parses_as_awscli_own_does() -> None:
+    """Every operation of a few services: the shared parser gives what awscli's own gives."""
+    cli = driver.new_driver()
+    compared = 0
+    for service in ("s3api", "ec2", "iam", "dynamodb", "lambda", "sqs", "sts", "rds"):
+        table = cli._get_command_table()[service]._get_command_table()
+        for name in list(table):
+            operation = table[name]
+            if type(operation) is not awscli.clidriver.ServiceOperation:
+                continue
+            shared = operation._create_operation_parser(operation.arg_table)
+            if not getattr(shared, driver._SHARED_PARSER, False):
+                continue
+            own = _own_parser(operation)
+            for argv in _argv_for(operation.arg_table):
+                assert _outcome(shared, argv) == _outcome(own, argv), (service, name, argv)
+            compared += 1
+    assert compared > 1000
+
+
+def test_calls_share_the_parser_and_help_is_added_once() -> None:
+    first = _operation(driver.new_driver(), "s3api", "list-objects-v2")
+    second = _operation(driver.new_driver("alt", "eu-west-1"), "s3api", "list-objects-v2")
+    assert type(first) is awscli.clidriver.ServiceOperation  # blocking looks at the class
+    shared = first._create_operation_parser(first.arg_table)
+    first._add_help(shared)
+    count = len(shared._actions)
+    again = second._create_operation_parser(second.arg_table)
+    second._add_help(again)
+    assert again is shared and len(shared._actions) == count
+    assert [a.dest for a in shared._actions].count("help") == 1
+    # The parser holds no call's argument objects: nothing of the first call's table in it.
+    held = {id(v) for action in shared._actions for v in vars(action).values()}
+    assert not held & {id(argument) for argument in first.arg_table.values()}
+
+
+def test_an_argument_that_is_not_plain_gets_its_operation_a_parser_of_its_own() -> None:
+    class Typed(awscli.arguments.CustomArgument):  # type: ignore[misc]
+        def add_to_parser(self, parser: Any) -> None:
+            parser.add_argument("--typed", type=self.convert)  # a bound method: per call
+
+        def convert(self, value: str) -> str:
+            return value.upper()
+
+    class Grouped(awscli.arguments.CustomArgument):  # type: ignore[misc]
+        def add_to_parser(self, parser: Any) -> None:
+            parser.add_mutually_exclusive_group()  # not add_argument
+
+    for kind in (Typed, Grouped):
+        def add(argument_table: Any, kind: Any = kind, **kwargs: Any) -> None:
+            argument_table["typed"] = kind("typed")
+
+        cli = driver.new_driver()
+        cli.session.register("building-argument-table.s3api.list-buckets", add)
+        operation = _operation(cli, "s3api", "list-buckets")
+        assert driver.OPERATION_PARSERS.spec(operation.arg_table) is None
+        parser = operation._create_operation_parser(operation.arg_table)
+        assert not getattr(parser, driver._SHARED_PARSER, False)
+        operation._add_help(parser)
+        assert [a.dest for a in parser._actions].count("help") == 1
+    plain = _operation(driver.new_driver(), "s3api", "list-buckets")
+    assert getattr(plain._create_operation_parser(plain.arg_table), driver._SHARED_PARSER, False)
+
+
+def test_a_changed_argument_table_gets_another_parser() -> None:
+    def rename(argument_table: Any, **kwargs: Any) -> None:
+        argument_table["prefix"].required = True
+
+    plain = _operation(driver.new_driver(), "s3api", "list-buckets")
+    cli = driver.new_driver()
+    cli.session.register("building-argument-table.s3api.list-buckets", rename)
+    changed = _operation(cli, "s3api", "list-buckets")
+    mine = changed._create_operation_parser(changed.arg_table)
+    assert mine is not plain._create_operation_parser(plain.arg_table)
+    assert _outcome(mine, [])[0] == "raised"  # --prefix is now required
