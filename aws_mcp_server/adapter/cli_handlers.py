@@ -398,10 +398,29 @@ def template(builtins: events.Emitter) -> events.Emitter:
     return found
 
 
-def initialize(hooks: Any) -> bool:
+def pruned(builtins: events.Emitter, prune: Callable[[Any], None]) -> events.Emitter:
+    """The template with `prune(aliaser)` applied once (unregistrations every call would make
+    right after `awscli_initialize`), kept by the template per `prune` function."""
+    base = template(builtins)
+    kept: dict[Any, events.Emitter] = base.__dict__.setdefault("pruned", {})
+    found = kept.get(prune)
+    if found is None:
+        with _lock:
+            found = kept.get(prune)
+            if found is None:
+                found = events.Emitter()
+                found._adopt(base)
+                prune(botocore.hooks.EventAliaser(found))
+                kept[prune] = found
+    return found
+
+
+def initialize(hooks: Any, prune: Callable[[Any], None] | None = None) -> bool:
     """awscli's `awscli_initialize(hooks)` for a call's session: the template's copy and the
     per-call handlers; False (and nothing done) when `hooks` is not a session's default-table
-    aliaser over an emitter holding exactly botocore's built-ins."""
+    aliaser over an emitter holding exactly botocore's built-ins. `prune(hooks)`, what the
+    caller would do right after (unregister some of awscli's shared handlers), is done once to
+    the template instead, when True is returned."""
     emitter = getattr(hooks, "_emitter", None)
     plan_ = _plan
     if (
@@ -426,14 +445,61 @@ def initialize(hooks: Any) -> bool:
     calls = recorder.calls
     if len(calls) != len(expected) or tuple(_event(c) for c in calls) != expected:
         return False
-    shared_template = template(emitter.adopted)
+    shared_template = template(emitter.adopted) if prune is None else pruned(emitter.adopted, prune)
     emitter._adopt(shared_template)
     emitter.origin = shared_template
-    for step in per_call:
+    eager, deferred = _layout(per_call, calls)
+    for step in eager:
         method, args, kwargs = calls[step] if isinstance(step, int) else step
         getattr(hooks, method)(*args, **kwargs)
+    if deferred:
+        emitter.defer(hooks, dict(deferred), calls)
     recorder.attach(hooks)
     return True
+
+
+_Layout = tuple[tuple[int | Call, ...], dict[str, tuple[int | Call, ...]]]
+_layouts: dict[int, tuple[tuple[int | Call, ...], _Layout]] = {}
+
+
+def _layout(per_call: tuple[int | Call, ...], calls: list[Call]) -> _Layout:
+    """The per-call registrations split into those made at once and, by service, those made
+    when the call first touches that service's events (`events.Emitter.defer`): a call runs
+    one command, and most per-call handlers are for other services' command tables and
+    arguments (SES's removed commands, Rekognition's hoisted blobs...).
+
+    A service's are deferred only when every per-call registration on its events (by the
+    aliased name's second part, never `*`) is on a command-line event (`events.CLI_EVENTS`,
+    which no client emits) and names no unique id (those are checked across the whole emitter).
+    Worked out once per replay, from the first call's recording (the same event names each
+    time: `initialize` checks them)."""
+    entry = _layouts.get(id(per_call))
+    if entry is not None and entry[0] is per_call:
+        return entry[1]
+    services: dict[str, list[int]] = {}
+    eager_services: set[str] = set()
+    eager: list[int] = []
+    for index, step in enumerate(per_call):
+        call = calls[step] if isinstance(step, int) else step
+        _, args, kwargs = call
+        event = _ALIASER._alias_event_name(_event(call))
+        parts = event.split(".")
+        if len(parts) < 2 or parts[1] == "*":
+            eager.append(index)
+            continue
+        services.setdefault(parts[1], []).append(index)
+        unique = kwargs.get("unique_id") is not None or (len(args) > 2 and args[2] is not None)
+        if unique or not events.on_cli_event(event):
+            eager_services.add(parts[1])
+    deferred: dict[str, tuple[int | Call, ...]] = {}
+    for service, indexes in services.items():
+        if service in eager_services:
+            eager.extend(indexes)
+        else:
+            deferred[service] = tuple(per_call[i] for i in indexes)
+    layout: _Layout = (tuple(per_call[i] for i in sorted(eager)), deferred)
+    _layouts[id(per_call)] = (per_call, layout)
+    return layout
 
 
 def shared() -> list[tuple[str, Any]]:

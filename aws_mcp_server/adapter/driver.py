@@ -178,18 +178,8 @@ class _ParsedConfigs:
 PARSED_CONFIGS = _ParsedConfigs()
 
 
-CLI_EVENTS = (
-    "building-command-table.", "building-argument-table.", "before-building-argument-table-parser",
-    "top-level-args-parsed", "operation-args-parsed.",
-    "calling-command.", "process-cli-arg.", "load-cli-arg.", "session-initialized", "doc-",
-)
-"""Prefixes of the events awscli emits on a session for its command line: no botocore client
-emits them (a test reads botocore's source for each), so a handler on one of them never runs
-in a client, whatever client holds it."""
-
-
-def _on_cli_event(event: str) -> bool:
-    return (event + ".").startswith(CLI_EVENTS) or event.startswith(CLI_EVENTS)
+CLI_EVENTS = events.CLI_EVENTS
+_on_cli_event = events.on_cli_event
 
 
 @functools.cache
@@ -882,6 +872,14 @@ def _service_endpoint_configured(service_name: str) -> bool:
     return bool(os.environ.get(name))
 
 
+def _prune_awscli(hooks: Any) -> None:
+    """What of awscli's own handlers no call's session keeps (once to the template, see
+    `cli_handlers.pruned`): the history's sqlite writer, and the assumed-role file cache (awscli
+    would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here)."""
+    hooks.unregister("session-initialized", attach_history_handler)
+    hooks.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+
+
 def new_driver(
     profile: str | None = None,
     region: str | None = None,
@@ -920,12 +918,10 @@ def new_driver(
     session._aws_mcp_taken = []
     # The built-in plugin only: config `[plugins]` would import arbitrary modules. Its shared
     # handlers come from a template, its stateful ones are made for this call (`cli_handlers`).
-    templated = cli_handlers.initialize(hooks)
+    templated = cli_handlers.initialize(hooks, prune=_prune_awscli)
     if not templated:
         awscli.handlers.awscli_initialize(hooks)
-    hooks.unregister("session-initialized", attach_history_handler)
-    # awscli would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here.
-    hooks.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+        _prune_awscli(hooks)
     hooks.register("before-call", _check_token)
     hooks.register("before-send", _count_request)
     hooks.register_last("top-level-args-parsed", _bound_timeouts)

@@ -29,6 +29,19 @@ import botocore.session
 
 _FIRST, _MIDDLE, _LAST = 0, 1, 2
 
+CLI_EVENTS = (
+    "building-command-table.", "building-argument-table.", "before-building-argument-table-parser",
+    "top-level-args-parsed", "operation-args-parsed.",
+    "calling-command.", "process-cli-arg.", "load-cli-arg.", "session-initialized", "doc-",
+)
+"""Prefixes of the events awscli emits on a session for its command line: no botocore client
+emits them (a test reads botocore's source for each), so a handler on one of them never runs
+in a client, whatever client holds it."""
+
+
+def on_cli_event(event: str) -> bool:
+    return (event + ".").startswith(CLI_EVENTS) or event.startswith(CLI_EVENTS)
+
 
 class _Node:
     __slots__ = ("children", "owner", "values")
@@ -171,13 +184,59 @@ class Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
         """When a list: (event name, handler) of every registration from now on (not a copy's)."""
         self.origin: Emitter | None = None
         """The template it started from (see `cli_handlers.initialize`)."""
+        self.deferred: dict[str, tuple[Any, ...]] | None = None
+        """Registrations on command-line events of one service each (the event name's second
+        part), made through `_deferred_via` when anything first emits, registers or unregisters
+        an event of that service here (see `defer`)."""
+        self._deferred_via: Any = None
+        self._deferred_calls: list[Any] = []
 
     def __copy__(self) -> Emitter:
         new: Emitter = super().__copy__()
         new.log = None
+        if self.deferred is not None:
+            new.deferred = dict(self.deferred)  # a copy makes them for itself, if ever
         return new
 
+    def defer(self, via: Any, by_service: dict[str, tuple[Any, ...]], calls: list[Any]) -> None:
+        """Registrations of `via` (the aliaser over this emitter) to make only when this
+        emitter first touches an event of their service: each a `(method, args, kwargs)`, or
+        its position in `calls`. Each service's are all the registrations of their event nodes
+        and sections, so making them later gives those nodes exactly the handlers, in the order,
+        they would have had; touching the service first makes them, so nothing can land on
+        those nodes before them."""
+        self._deferred_via = via
+        self._deferred_calls = calls
+        self.deferred = by_service
+
+    def _undefer(self, event_name: str) -> None:
+        deferred = self.deferred
+        if deferred:
+            parts = event_name.split(".", 2)
+            if len(parts) > 1:
+                pending = deferred.pop(parts[1], None)
+                if pending:
+                    via, calls = self._deferred_via, self._deferred_calls
+                    if getattr(via, "_emitter", None) is not self:
+                        # A copy (a client's): it registers on itself, with the same aliases.
+                        via = self._deferred_via = type(via)(self, via._event_aliases)
+                    for step in pending:
+                        method, args, kwargs = calls[step] if isinstance(step, int) else step
+                        getattr(via, method)(*args, **kwargs)
+
+    def undefer_all(self) -> None:
+        """Make every deferred registration now (for checks that read the whole tree)."""
+        while self.deferred:
+            self._undefer("." + next(iter(self.deferred)))
+
+    def _emit(self, event_name: str, kwargs: Any, stop_on_response: bool = False) -> Any:
+        if self.deferred:
+            self._undefer(event_name)
+        return super()._emit(event_name, kwargs, stop_on_response)
+
     def _register_section(self, *args: Any, **kwargs: Any) -> None:
+        if self.deferred:
+            self._undefer(args[0])
         self.pristine = False
         self.adopted = None
         self.changes += 1
@@ -186,10 +245,13 @@ class Emitter(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
         super()._register_section(*args, **kwargs)
 
     def unregister(self, *args: Any, **kwargs: Any) -> None:
+        event_name = args[0] if args else kwargs.get("event_name", "")
+        if self.deferred:
+            self._undefer(event_name)
         self.adopted = None
         self.changes += 1
         if self.log is not None:
-            self.log.append((args[0] if args else kwargs.get("event_name", ""), None))
+            self.log.append((event_name, None))
         super().unregister(*args, **kwargs)
 
     # The three public registrations go straight to their section (about 400 per call): the

@@ -174,6 +174,11 @@ def test_a_session_gets_awscli_handlers_as_a_stock_registration_would() -> None:
     the template is built; checked here on a call's session)."""
     session = driver.new_driver().session
     ours = session._events._emitter
+    ours.undefer_all()
+    _assert_stock(ours)
+
+
+def _stock() -> dict[tuple[str, ...], Any]:
     stock = events.Emitter()
     stock.adopt_builtins()
     aliaser = botocore.hooks.EventAliaser(stock)
@@ -181,8 +186,14 @@ def test_a_session_gets_awscli_handlers_as_a_stock_registration_would() -> None:
     # What new_driver does after awscli_initialize, on the stock side too.
     stock.unregister("session-initialized", attach_history_handler)
     stock.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+    return cli_handlers._walk(stock._handlers)
+
+
+def _assert_stock(ours: events.Emitter, only: Any = None) -> None:
     mine = cli_handlers._walk(ours._handlers)
-    theirs = cli_handlers._walk(stock._handlers)
+    theirs = _stock()
+    if only is not None:
+        theirs = {path: values for path, values in theirs.items() if only(path)}
     assert mine.keys() >= theirs.keys()
     for path, values in theirs.items():
         if values is None:
@@ -191,6 +202,73 @@ def test_a_session_gets_awscli_handlers_as_a_stock_registration_would() -> None:
             got = [h for h in mine[path][section] if not _ours(h)]
             assert len(got) == len(expected), (path, section)
             assert all(cli_handlers._alike(p, q) for p, q in zip(got, expected, strict=True))
+
+
+def test_per_call_handlers_of_other_services_wait_until_their_service_is_touched() -> None:
+    """A call's per-call handlers on another service's command-line events are registered
+    only when something first emits or registers an event of that service: then its nodes
+    hold exactly what a stock registration gives them, in order."""
+    session = driver.new_driver().session
+    ours = session._events._emitter
+    assert ours.deferred is not None
+    assert {"ses", "ec2", "rekognition", "cloudfront", "dynamodb"} <= set(ours.deferred)
+    assert "iam" not in ours.deferred  # a handler on after-call.iam (a client event): at once
+    assert "s3api" not in ours.deferred and "s3" not in ours.deferred
+
+    def service(name: str) -> Any:
+        return lambda path: len(path) > 1 and path[1] == name
+
+    stock_ses = {p: v for p, v in _stock().items() if service("ses")(p)}
+    mine_ses = {p: v for p, v in cli_handlers._walk(ours._handlers).items() if service("ses")(p)}
+    assert mine_ses != stock_ses  # not made yet
+    # An event of another service touches nothing of SES's.
+    session._events.emit("test-event.s3api.list-buckets")
+    assert "ses" in ours.deferred
+    # SES's command table: its removals run, as in awscli.
+    table = {"verify-email-address": 1, "send-email": 2}
+    session._events.emit(
+        "building-command-table.ses", command_table=table, session=session, command_object=None
+    )
+    assert "ses" not in ours.deferred
+    assert "verify-email-address" not in table and "send-email" in table
+    _assert_stock(ours, only=service("ses"))
+    # A registration on a service's event makes that service's first: awscli's order is kept.
+    def mine(**kwargs: Any) -> None:
+        return None
+
+    session._events.register("building-argument-table.cloudfront.update-distribution", mine)
+    assert "cloudfront" not in ours.deferred
+    node = cli_handlers._walk(ours._handlers)[
+        ("building-argument-table", "cloudfront", "update-distribution")
+    ]
+    assert node[1][-1] is mine and len(node[1]) > 1
+    session._events.unregister("building-argument-table.cloudfront.update-distribution", mine)
+    # The whole tree, once everything is made, is awscli's.
+    ours.undefer_all()
+    assert not ours.deferred
+    _assert_stock(ours)
+
+
+def test_a_copy_of_the_emitter_makes_its_deferred_handlers_for_itself() -> None:
+    import copy
+
+    session = driver.new_driver().session
+    ours = session._events._emitter
+    twin = copy.copy(ours)
+    assert twin.deferred == ours.deferred and twin.deferred is not ours.deferred
+    twin.undefer_all()
+    assert "ec2" in ours.deferred
+    ec2 = ("building-command-table", "ec2")
+    assert cli_handlers._walk(twin._handlers).get(ec2) is not None
+    assert cli_handlers._walk(ours._handlers).get(ec2) is None
+
+
+def test_ec2_commands_awscli_removes_are_removed_in_a_call() -> None:
+    cli = driver.new_driver()
+    table = cli._get_command_table()["ec2"]._get_command_table()
+    assert "import-instance" not in table and "describe-instances" in table
+    table = cli._get_command_table()["ses"]._get_command_table()
+    assert "verify-email-address" not in table
 
 
 def _ours(handler: Any) -> bool:
@@ -231,6 +309,8 @@ def test_concurrent_sessions_do_not_see_each_others_per_call_handlers() -> None:
     for thread in threads:
         thread.join()
     first, second = (s._events._emitter for s in sessions)
+    for emitter in (first, second):
+        emitter.undefer_all()  # every service's, made (as a call touching them would)
     template = _template()
 
     def stateful(emitter: events.Emitter) -> set[int]:
@@ -263,3 +343,15 @@ def test_initialize_declines_an_emitter_that_is_not_a_fresh_copy() -> None:
     emitter.register("x", lambda **kwargs: None)
     assert cli_handlers.initialize(botocore.hooks.EventAliaser(emitter)) is False
     assert cli_handlers.initialize(botocore.hooks.EventAliaser(events.Emitter())) is False
+
+
+def test_the_unregistrations_every_session_made_are_made_once_to_the_template() -> None:
+    first, second = (driver.new_driver().session._events._emitter for _ in range(2))
+    assert first.origin is second.origin is not None
+    assert first.origin is not _template()  # the pruned copy, not awscli's full template
+    for emitter in (first, second):
+        assert "inject_assume_role_cred_provider_cache" not in emitter._unique_id_handlers
+        names = {getattr(h, "__name__", "") for h in emitter._handlers.handlers()}
+        assert "attach_history_handler" not in names
+    # The full template keeps awscli's own registrations (it is checked against them).
+    assert "inject_assume_role_cred_provider_cache" in _template()._unique_id_handlers
