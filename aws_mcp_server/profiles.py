@@ -130,17 +130,22 @@ file system's timestamp granularity of an earlier one, at the same size, would o
 unchanged (git's "racily clean" entries)."""
 
 
-def _version(path: Path) -> tuple[object, ...] | None:
-    """What changes whenever `path`'s contents may have (None: it cannot be kept)."""
+def file_version(path: str | Path) -> tuple[object, ...] | None:
+    """What changes whenever the file at `path` (`~` and `$VARS` expanded, as botocore does)
+    may have changed: its path, device, inode, size, modification and change times; a missing
+    file has a version too. None when it cannot be told: the file changed in the last two
+    seconds (`_SETTLED_NS`) or cannot be looked at. Whatever is kept by a file's version (the
+    profile list, botocore's parse, resolved credentials) is kept only while this is equal."""
+    expanded = os.path.expanduser(os.path.expandvars(str(path)))
     try:
-        stat = os.stat(path)
+        stat = os.stat(expanded)
     except FileNotFoundError:
-        return (str(path), "missing")
+        return (expanded, "missing")
     except OSError:
         return None
     if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < _SETTLED_NS:
         return None
-    return (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    return (expanded, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 class _Listed:
@@ -155,7 +160,7 @@ class _Listed:
         self._profiles: tuple[Profile, ...] = ()
 
     def get(self, env: Mapping[str, str]) -> list[Profile]:
-        config, credentials = _version(config_path(env)), _version(credentials_path(env))
+        config, credentials = file_version(config_path(env)), file_version(credentials_path(env))
         default = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
         key = (config, credentials, default) if config and credentials else None
         with self._lock:

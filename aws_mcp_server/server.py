@@ -827,11 +827,25 @@ class Tools:
             call = await anyio.to_thread.run_sync(
                 functools.partial(self.engine.start, decision.plan, profile=profile, region=region)
             )
+        if ctx is None or not _wants_progress(ctx):
+            try:
+                await call.wait_async()
+            except BaseException:
+                call.ctx.token.cancel("cancelled")
+                raise
+        else:
+            await self._wait_reporting(call, ctx)
+        result = call.result()
+        full = None
+        if result.truncated and result.stdout_size <= _FULL_OUTPUT_LIMIT:
+            full = call.ctx.stdout.getvalue()
+        return result, full
+
+    async def _wait_reporting(self, call: Any, ctx: Context) -> None:
+        """Wait for `call`, telling the client every PROGRESS_EVERY seconds how it goes."""
         done = anyio.Event()
 
         async def progress() -> None:
-            if ctx is None:
-                return
             ticks = 0
             while not done.is_set():
                 with anyio.move_on_after(PROGRESS_EVERY):
@@ -858,11 +872,18 @@ class Tools:
         except BaseException:
             call.ctx.token.cancel("cancelled")
             raise
-        result = call.result()
-        full = None
-        if result.truncated and result.stdout_size <= _FULL_OUTPUT_LIMIT:
-            full = call.ctx.stdout.getvalue()
-        return result, full
+
+
+def _wants_progress(ctx: Context) -> bool:
+    """The client asked for progress notifications on this request (a `progressToken` in its
+    `_meta`); True when that cannot be told, so that a client that asked is never left out."""
+    try:
+        meta = ctx.request_context.meta
+    except Exception:
+        return True
+    if not meta:
+        return False
+    return meta.get("progress_token") is not None or meta.get("progressToken") is not None
 
 
 def _refusal(decision: Decision) -> str:

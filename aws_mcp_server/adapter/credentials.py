@@ -52,21 +52,21 @@ _ENV_CREDENTIALS = (
 )
 
 
-def _file_version(path: str | None) -> tuple[str, int, int] | None:
+def _file_version(path: str | None) -> Hashable:
+    from aws_mcp_server import profiles
+
     if not path:
         return None
-    expanded = os.path.expanduser(path)
-    try:
-        stat = os.stat(expanded)
-    except OSError:
-        return (expanded, -1, -1)
-    return (expanded, stat.st_mtime_ns, stat.st_size)
+    version = profiles.file_version(path)
+    # A file that may be changing right now: a key no other call has, so nothing is shared.
+    return version if version is not None else object()
 
 
 def credentials_key(session: Any, endpoint: str | None) -> Hashable:
     """Everything that decides which credentials a session resolves: the profile, the config and
-    credentials files as they are now (a changed file resolves afresh), the credential variables
-    of the environment, and the endpoint its STS and SSO requests go to."""
+    credentials files as they are now (a changed file resolves afresh, see
+    `profiles.file_version`), the credential variables of the environment, and the endpoint its
+    STS and SSO requests go to."""
     return (
         session.profile,
         _file_version(session.get_config_variable("config_file")),

@@ -149,30 +149,51 @@ class _ParsedConfigs:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(config_file: Any, credentials_file: Any) -> Hashable:
-        def version(path: Any) -> Hashable:
-            if not isinstance(path, str):
-                return (path,)
-            expanded = os.path.expanduser(os.path.expandvars(path))
-            try:
-                stat = os.stat(expanded)
-            except OSError:
-                return (expanded, None)
-            return (expanded, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    def key(config_file: Any, credentials_file: Any) -> Hashable | None:
+        """Both files' versions (`profiles.file_version`); None while either may be changing:
+        then nothing is kept or shared by it."""
+        from aws_mcp_server import profiles
 
-        return (version(config_file), version(credentials_file))
+        versions = []
+        for path in (config_file, credentials_file):
+            version = profiles.file_version(path) if isinstance(path, str) else (path,)
+            if version is None:
+                return None
+            versions.append(version)
+        return tuple(versions)
 
-    def get(self, key: Hashable) -> Any:
+    def get(self, key: Hashable | None) -> Any:
+        if key is None:
+            return None
         with self._lock:
             found = self._parsed.get(key)
-        return copy.deepcopy(found) if found is not None else None
+        return _fresh_copy(found) if found is not None else None
 
-    def put(self, key: Hashable, parsed: Any) -> None:
-        kept = copy.deepcopy(parsed)
+    def put(self, key: Hashable | None, parsed: Any) -> None:
+        if key is None:
+            return
+        kept = _fresh_copy(parsed)
         with self._lock:
             if len(self._parsed) >= self.LIMIT:
                 self._parsed.pop(next(iter(self._parsed)))
             self._parsed[key] = kept
+
+
+_IMMUTABLE = (str, int, float, bool, type(None), bytes)
+
+
+def _fresh_copy(value: Any) -> Any:
+    """A deep copy of botocore's parse of the config files (dicts and lists of strings): every
+    dict and list new, the strings shared (they cannot change); anything else is deep-copied
+    by `copy.deepcopy`. About a fifth of deepcopy's time."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _fresh_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_fresh_copy(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
 
 
 PARSED_CONFIGS = _ParsedConfigs()
@@ -485,17 +506,18 @@ class _CallSession(botocore.session.Session):  # type: ignore[misc]
                 creds = self.get_credentials()
             if self.get_auth_token() is not None:
                 return None
+            files = _ParsedConfigs.key(
+                self.get_config_variable("config_file"),
+                self.get_config_variable("credentials_file"),
+            )
+            if files is None:
+                return None  # a config file that may be changing right now: nothing shared
             context = botocore.context.get_context()
             features = frozenset(context.features) if context is not None else frozenset()
             return (
                 service_name, repr(sorted(given.items())), _config_key(config),
                 creds if isinstance(creds, str) or creds is None else ("shared", id(creds)),
-                repr(sorted(self._session_instance_vars.items())),
-                _ParsedConfigs.key(
-                    self.get_config_variable("config_file"),
-                    self.get_config_variable("credentials_file"),
-                ),
-                _environment(), self.user_agent(), features, self._aws_mcp_template,
+                repr(sorted(self._session_instance_vars.items())), files, _environment(), self.user_agent(), features, self._aws_mcp_template,
             )
         except Exception:
             # Whatever failed fails again, with botocore's own error, in the real build.

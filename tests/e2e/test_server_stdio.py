@@ -208,17 +208,21 @@ async def test_read_only_mode_hides_the_write_tool(
     assert called.is_error
 
 
+@pytest.mark.parametrize("mode", ["legacy", None])
 async def test_progress_is_reported_and_timeout_is_clear(
-    aws_files: AwsFiles, moto_server: Moto, workdir: Path, direct: Engine
+    aws_files: AwsFiles, moto_server: Moto, workdir: Path, direct: Engine, mode: str | None
 ) -> None:
+    """On both protocol generations: the client asked for progress (a progress token), so it
+    gets it; a call that asks for none is waited for without the reporting task."""
     instance = stopped_instance(direct)
     updates: list[tuple[float, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         updates.append((progress, message))
 
+    generation: dict[str, Any] = {"mode": mode} if mode else {}
     async with Client(
-        stdio_params(aws_files, moto_server, workdir, "--timeout", "3"), mode="legacy"
+        stdio_params(aws_files, moto_server, workdir, "--timeout", "3"), **generation
     ) as client:
         started = time.perf_counter()
         result = await client.call_tool(

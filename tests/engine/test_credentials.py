@@ -22,6 +22,7 @@ import botocore.credentials
 import pytest
 from mcp import Client
 
+from aws_mcp_server import profiles
 from aws_mcp_server.adapter import credentials
 from aws_mcp_server.engine import Engine
 from aws_mcp_server.server import build_server
@@ -169,6 +170,9 @@ def world(
     creds.write_text(
         "[default]\naws_access_key_id = AKIADEFAULTTESTKEY01\naws_secret_access_key = d\n"
     )
+    # Files a user wrote long ago: what is resolved from them may be kept (written just now,
+    # they would count as possibly still changing for two seconds: profiles.file_version).
+    monkeypatch.setattr(profiles, "_SETTLED_NS", 0)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     _token(LEGACY_START_URL, "2099-01-01T00:00:00Z")

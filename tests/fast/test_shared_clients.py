@@ -18,6 +18,7 @@ import awscli
 import botocore
 import botocore.config
 
+from aws_mcp_server import profiles
 from aws_mcp_server.adapter import cli_handlers, driver
 
 ENDPOINT = "http://127.0.0.1:9"
@@ -33,6 +34,8 @@ def _profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     )
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    # The files were written just now: taken as settled here (see the test on files in flux).
+    monkeypatch.setattr(profiles, "_SETTLED_NS", 0)
     cli_handlers.prepare()  # as the server and every Engine do: sessions set up from templates
     driver.CLIENTS.clear()
     yield
@@ -168,3 +171,20 @@ def test_no_botocore_client_emits_a_command_line_event() -> None:
     )
     for prefix in driver.CLI_EVENTS:
         assert prefix.rstrip(".") in cli_source, prefix
+
+
+def test_nothing_is_shared_while_a_config_file_may_be_changing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file changed in the last two seconds could change again within its timestamp's
+    granularity at the same size: while it may, no call shares a client, a parse of the files
+    or resolved credentials with another."""
+    monkeypatch.setattr(profiles, "_SETTLED_NS", 3600 * 10**9)
+    first, second = _again()
+    assert first is not second
+    one, two = driver.new_driver().session, driver.new_driver().session
+    assert one.full_config == two.full_config and one.full_config is not two.full_config
+    assert one.get_credentials() is not two.get_credentials()
+    monkeypatch.setattr(profiles, "_SETTLED_NS", 0)
+    first, second = _again()
+    assert first is second
