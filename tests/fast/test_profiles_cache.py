@@ -25,6 +25,14 @@ def _files(tmp_path: Path, config: str, credentials: str = "") -> dict[str, str]
     }
 
 
+def _settled_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str) -> dict[str, str]:
+    """Files written an hour ago (their mtime), taken as settled (ctime is now and cannot be set)."""
+    env = _files(tmp_path, config)
+    _settle(env)
+    monkeypatch.setattr(profiles, "_SETTLED_NS", 0)
+    return env
+
+
 def _settle(env: dict[str, str]) -> None:
     # A file last written an hour ago, as a user's config usually is. ctime cannot be set: it is
     # now, so the files settle after the two seconds `_SETTLED_NS` asks.
@@ -52,9 +60,7 @@ def _names(env: dict[str, str]) -> list[str]:
 
 def test_settled_files_are_parsed_once(tmp_path: Path, parses: list[Path],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    env = _files(tmp_path, "[profile aaaa]\nregion = eu-west-1\n")
-    _settle(env)
-    monkeypatch.setattr(profiles, "_SETTLED_NS", 0)
+    env = _settled_files(tmp_path, monkeypatch, "[profile aaaa]\nregion = eu-west-1\n")
     assert _names(env) == ["aaaa"]
     assert _names(env) == ["aaaa"]
     assert len(parses) == 2  # the two files, once
@@ -64,9 +70,7 @@ def test_settled_files_are_parsed_once(tmp_path: Path, parses: list[Path],
 
 def test_a_rewrite_of_the_same_size_and_mtime_is_seen(tmp_path: Path, parses: list[Path],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    env = _files(tmp_path, "[profile aaaa]\n")
-    _settle(env)
-    monkeypatch.setattr(profiles, "_SETTLED_NS", 0)
+    env = _settled_files(tmp_path, monkeypatch, "[profile aaaa]\n")
     assert _names(env) == ["aaaa"]
     time.sleep(0.01)
     Path(env["AWS_CONFIG_FILE"]).write_text("[profile bbbb]\n")
@@ -88,9 +92,7 @@ def test_a_file_changed_moments_ago_is_read_every_time(tmp_path: Path,
 
 def test_the_default_profile_variable_is_part_of_the_key(tmp_path: Path, parses: list[Path],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    env = _files(tmp_path, "[profile aaaa]\n[profile bbbb]\n")
-    _settle(env)
-    monkeypatch.setattr(profiles, "_SETTLED_NS", 0)
+    env = _settled_files(tmp_path, monkeypatch, "[profile aaaa]\n[profile bbbb]\n")
     assert [p.name for p in profiles.list_profiles(env) if p.is_default] == []
     env["AWS_PROFILE"] = "bbbb"
     assert [p.name for p in profiles.list_profiles(env) if p.is_default] == ["bbbb"]
@@ -98,9 +100,7 @@ def test_the_default_profile_variable_is_part_of_the_key(tmp_path: Path, parses:
 
 def test_a_broken_file_is_never_kept(tmp_path: Path, parses: list[Path],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    env = _files(tmp_path, "[profile aaaa\n")
-    _settle(env)
-    monkeypatch.setattr(profiles, "_SETTLED_NS", 0)
+    env = _settled_files(tmp_path, monkeypatch, "[profile aaaa\n")
     for _ in range(2):
         with pytest.raises(ProfileError, match="closing"):
             profiles.list_profiles(env)
