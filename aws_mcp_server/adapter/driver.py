@@ -634,6 +634,11 @@ class _SpecRecorder:
         self.calls: list[Hashable] = []
 
     def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        for name in ("default", "const"):
+            # argparse puts these objects themselves into every parse: a list or dict there
+            # would be one object in every call's parsed arguments.
+            if type(kwargs.get(name)) in (list, dict, set):
+                raise _NotPlain(name)
         self.calls.append((_plain(args), _plain(tuple(sorted(kwargs.items())))))
 
     def __getattr__(self, name: str) -> Any:

@@ -285,3 +285,18 @@ def test_a_changed_argument_table_gets_another_parser() -> None:
     mine = changed._create_operation_parser(changed.arg_table)
     assert mine is not plain._create_operation_parser(plain.arg_table)
     assert _outcome(mine, [])[0] == "raised"  # --prefix is now required
+
+
+def test_an_argument_with_a_mutable_default_gets_a_parser_of_its_own() -> None:
+    """argparse hands the default object itself to every parse: a shared parser would hand one
+    list to every call."""
+
+    def add(argument_table: Any, **kwargs: Any) -> None:
+        argument_table["tags"] = awscli.arguments.CustomArgument("tags", nargs="*", default=[])
+
+    cli = driver.new_driver()
+    cli.session.register("building-argument-table.s3api.list-buckets", add)
+    operation = _operation(cli, "s3api", "list-buckets")
+    assert driver.OPERATION_PARSERS.spec(operation.arg_table) is None
+    parser = operation._create_operation_parser(operation.arg_table)
+    assert not getattr(parser, driver._SHARED_PARSER, False)
