@@ -113,7 +113,8 @@ def record() -> list[Call]:
     return recorder.calls
 
 
-_SCALARS = (type(None), bool, int, float, complex, str, bytes, range)
+SCALARS = (type(None), bool, int, float, complex, str, bytes, range)
+"""Immutable values that hold no other object."""
 
 
 def same_value(a: Any, b: Any, depth: int = 0) -> bool:
@@ -126,12 +127,12 @@ def same_value(a: Any, b: Any, depth: int = 0) -> bool:
     if depth > 8 or type(a) is not type(b):
         return False
     kind = type(a)
-    if kind in _SCALARS:
+    if kind in SCALARS:
         return bool(a == b)
     if kind is tuple:
         return len(a) == len(b) and all(same_value(x, y, depth + 1) for x, y in zip(a, b, strict=True))
     if kind is frozenset:
-        return a == b and all(type(x) in _SCALARS for x in a)
+        return a == b and all(type(x) in SCALARS for x in a)
     if kind is types.FunctionType:
         return (
             a.__code__ is b.__code__

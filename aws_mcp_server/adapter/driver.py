@@ -179,9 +179,6 @@ class _ParsedConfigs:
             self._parsed[key] = kept
 
 
-_IMMUTABLE = (str, int, float, bool, type(None), bytes)
-
-
 def _fresh_copy(value: Any) -> Any:
     """A deep copy of botocore's parse of the config files (dicts and lists of strings): every
     dict and list new, the strings shared (they cannot change); anything else is deep-copied
@@ -191,7 +188,7 @@ def _fresh_copy(value: Any) -> Any:
         return {key: _fresh_copy(item) for key, item in value.items()}
     if kind is list:
         return [_fresh_copy(item) for item in value]
-    if kind in _IMMUTABLE:
+    if kind in cli_handlers.SCALARS:
         return value
     return copy.deepcopy(value)
 

@@ -177,6 +177,13 @@ def _operation(cli: Any, service: str, name: str) -> Any:
     return cli._get_command_table()[service]._get_command_table()[name]
 
 
+def _list_buckets_with(handler: Any) -> Any:
+    """`s3api list-buckets` of a call whose argument table `handler` changed first."""
+    cli = driver.new_driver()
+    cli.session.register("building-argument-table.s3api.list-buckets", handler)
+    return _operation(cli, "s3api", "list-buckets")
+
+
 def _own_parser(operation: Any) -> Any:
     """The parser awscli itself would build for this operation, help positional included."""
     parser = awscli.argparser.ArgTableArgParser(operation.arg_table)
@@ -262,9 +269,7 @@ def test_an_argument_that_is_not_plain_gets_its_operation_a_parser_of_its_own() 
         def add(argument_table: Any, kind: Any = kind, **kwargs: Any) -> None:
             argument_table["typed"] = kind("typed")
 
-        cli = driver.new_driver()
-        cli.session.register("building-argument-table.s3api.list-buckets", add)
-        operation = _operation(cli, "s3api", "list-buckets")
+        operation = _list_buckets_with(add)
         assert driver.OPERATION_PARSERS.spec(operation.arg_table) is None
         parser = operation._create_operation_parser(operation.arg_table)
         assert not getattr(parser, driver._SHARED_PARSER, False)
@@ -279,9 +284,7 @@ def test_a_changed_argument_table_gets_another_parser() -> None:
         argument_table["prefix"].required = True
 
     plain = _operation(driver.new_driver(), "s3api", "list-buckets")
-    cli = driver.new_driver()
-    cli.session.register("building-argument-table.s3api.list-buckets", rename)
-    changed = _operation(cli, "s3api", "list-buckets")
+    changed = _list_buckets_with(rename)
     mine = changed._create_operation_parser(changed.arg_table)
     assert mine is not plain._create_operation_parser(plain.arg_table)
     assert _outcome(mine, [])[0] == "raised"  # --prefix is now required
@@ -294,9 +297,7 @@ def test_an_argument_with_a_mutable_default_gets_a_parser_of_its_own() -> None:
     def add(argument_table: Any, **kwargs: Any) -> None:
         argument_table["tags"] = awscli.arguments.CustomArgument("tags", nargs="*", default=[])
 
-    cli = driver.new_driver()
-    cli.session.register("building-argument-table.s3api.list-buckets", add)
-    operation = _operation(cli, "s3api", "list-buckets")
+    operation = _list_buckets_with(add)
     assert driver.OPERATION_PARSERS.spec(operation.arg_table) is None
     parser = operation._create_operation_parser(operation.arg_table)
     assert not getattr(parser, driver._SHARED_PARSER, False)
