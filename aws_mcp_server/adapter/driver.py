@@ -611,6 +611,44 @@ class _MainParsers:
         return parser
 
 
+class _GlobalArguments:
+    """awscli's global options (`CustomArgument`s made from cli.json's `options`), made once.
+
+    awscli makes them on every call (about 0.5 ms: a copy of each option's OrderedDict, and a
+    scalar argument model with its own shape resolver for each typed option). They are a
+    function of cli.json alone, which the shared loader gives every call as the same object:
+    they are made again whenever it is another. Nothing changes them: parsing writes to the
+    parse's namespace, help reads them. Every call still gets a table of its own (a new
+    mapping of these objects) and its `building-top-level-params` event; when awscli itself
+    registers a handler there (one that could change an argument in place), nothing is shared.
+    """
+
+    def __init__(self) -> None:
+        self._kept: tuple[Any, tuple[tuple[str, Any], ...]] | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def shareable() -> bool:
+        plan = cli_handlers.prepared()
+        return plan is not None and "building-top-level-params" not in plan.events
+
+    def items(self, driver: Any, options: Any) -> tuple[tuple[str, Any], ...]:
+        kept = self._kept
+        if kept is not None and kept[0] is options:
+            return kept[1]
+        table: OrderedDict[str, Any] = OrderedDict()
+        for option in options:
+            params = awscli.clidriver.copy_kwargs(options[option])
+            driver._create_cli_argument(option, params).add_to_arg_table(table)
+        made = tuple(table.items())
+        with self._lock:
+            self._kept = (options, made)
+        return made
+
+
+GLOBAL_ARGUMENTS = _GlobalArguments()
+
+
 MAIN_PARSERS = _MainParsers()
 SERVICE_PARSERS = _MainParsers(limit=64)
 """A service's parser (its operation names as choices): pure syntax, as the top-level one."""
@@ -865,6 +903,15 @@ class _CallDriver(awscli.clidriver.CLIDriver):  # type: ignore[misc]
         for service_name in session.get_available_services():
             commands.add_pending(service_name)
         return commands
+
+    def _build_argument_table(self) -> Any:
+        # As awscli's, with the arguments themselves made once (see `_GlobalArguments`).
+        options = self._get_cli_data().get("options", None)
+        if options is None or not GLOBAL_ARGUMENTS.shareable():
+            return super()._build_argument_table()
+        argument_table = OrderedDict(GLOBAL_ARGUMENTS.items(self, options))
+        self.session.emit("building-top-level-params", argument_table=argument_table)
+        return argument_table
 
     def _create_parser(self, command_table: Any) -> Any:
         # As awscli's: the help command goes into this call's own table (made if read).

@@ -390,6 +390,10 @@ PRIVATE_NAMES: tuple[tuple[Any, str, tuple[str, ...] | None], ...] = (
     (awscli.clidriver.CLIDriver, "_get_command_table", ("self",)),
     (awscli.clidriver.CLIDriver, "_create_parser", ("self", "command_table")),
     (awscli.clidriver.CLIDriver, "_get_argument_table", ("self",)),
+    # driver._GlobalArguments: the global options made once.
+    (awscli.clidriver.CLIDriver, "_build_argument_table", ("self",)),
+    (awscli.clidriver.CLIDriver, "_create_cli_argument", ("self", "option_name", "option_params")),
+    (awscli.clidriver, "copy_kwargs", None),
     (awscli.clidriver.CLIDriver, "_get_cli_data", ("self",)),
     (awscli.clidriver.CLIDriver, "create_help_command", ("self",)),
     (awscli.argparser.MainArgParser, "__init__",

@@ -1,9 +1,11 @@
 """awscli's top-level parser, shared between calls of the same shape (adapter/driver.py
-`_MainParsers`): the same parses as a parser of one's own, no call's objects inside it, and a
-parser of its own for any call whose global arguments are not of the shape the key covers."""
+`_MainParsers`), and the global arguments it is built from (`_GlobalArguments`): the same
+parses as a parser of one's own, no call's objects inside it, and a parser of its own for any
+call whose global arguments are not of the shape the key covers."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -14,7 +16,7 @@ import awscli.argparser
 import awscli.arguments
 import awscli.clidriver
 
-from aws_mcp_server.adapter import driver
+from aws_mcp_server.adapter import cli_handlers, driver
 
 _ARGVS = (
     ["--region", "eu-west-1", "s3", "ls"],
@@ -301,3 +303,62 @@ def test_an_argument_with_a_mutable_default_gets_a_parser_of_its_own() -> None:
     assert driver.OPERATION_PARSERS.spec(operation.arg_table) is None
     parser = operation._create_operation_parser(operation.arg_table)
     assert not getattr(parser, driver._SHARED_PARSER, False)
+
+
+def _argument_state(argument: Any) -> dict[str, Any]:
+    """Everything a global argument holds, its argument model by what it describes."""
+    state = dict(vars(argument))
+    model = state.pop("argument_model", None)
+    if model is not None:
+        state["argument_model"] = (model.name, model.type_name, dict(model.metadata))
+    return state
+
+
+def test_calls_share_the_global_arguments_that_awscli_would_make() -> None:
+    cli_handlers.prepare()  # (what the engine does first: what awscli registers is known)
+    first, second = driver.new_driver("alt", "eu-west-1"), driver.new_driver()
+    table_one, table_two = first._get_argument_table(), second._get_argument_table()
+    # Each call its own table (its building-top-level-params handlers edit only that), of the
+    # same argument objects.
+    assert table_one is not table_two
+    assert list(table_one) == list(table_two)
+    assert all(a is b for a, b in zip(table_one.values(), table_two.values(), strict=True))
+    own = awscli.clidriver.CLIDriver._build_argument_table(driver.new_driver())
+    assert list(own) == list(table_one)
+    for name, argument in own.items():
+        assert type(table_one[name]) is type(argument)
+        assert _argument_state(table_one[name]) == _argument_state(argument), name
+
+
+def test_parsing_and_help_leave_the_shared_global_arguments_unchanged() -> None:
+    cli_handlers.prepare()
+    cli = driver.new_driver()
+    arguments = cli._get_argument_table()
+    assert arguments["region"] is driver.new_driver()._get_argument_table()["region"]
+    before = {name: _argument_state(argument) for name, argument in arguments.items()}
+    for argv in _ARGVS:
+        _parse(driver.new_driver(), argv)
+    help_command = driver.new_driver().create_help_command()
+    assert help_command.arg_table.keys() == arguments.keys()
+    assert {name: _argument_state(a) for name, a in driver.new_driver()._get_argument_table().items()} == before
+
+
+def test_other_cli_data_gets_global_arguments_of_its_own() -> None:
+    cli = driver.new_driver()
+    options = cli._get_cli_data()["options"]
+    shared = driver.GLOBAL_ARGUMENTS.items(cli, options)
+    other = driver.GLOBAL_ARGUMENTS.items(cli, dict(options))
+    assert [name for name, _ in other] == [name for name, _ in shared]
+    assert all(a is not b for (_, a), (_, b) in zip(other, shared, strict=True))
+
+
+def test_nothing_is_shared_when_awscli_registers_on_the_global_arguments_event(
+    monkeypatch: Any,
+) -> None:
+    plan = cli_handlers.prepare()
+    changed = dataclasses.replace(plan, events=(*plan.events, "building-top-level-params"))
+    monkeypatch.setattr(cli_handlers, "_plan", changed)
+    first, second = driver.new_driver(), driver.new_driver()
+    table_one, table_two = first._get_argument_table(), second._get_argument_table()
+    assert list(table_one) == list(table_two)
+    assert all(a is not b for a, b in zip(table_one.values(), table_two.values(), strict=True))
