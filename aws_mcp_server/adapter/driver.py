@@ -42,6 +42,7 @@ import botocore.hooks
 import botocore.loaders
 import botocore.session
 import botocore.tokens
+from awscli.customizations import preview
 from awscli.customizations.history import attach_history_handler
 from botocore import xform_name
 from botocore.config import Config
@@ -758,10 +759,14 @@ _PENDING = object()
 
 
 class _Deferred:
-    __slots__ = ("make",)
+    """An entry made by `make()` when first read; with `lineage`, the table's lineage is given
+    to it then (an entry awscli would have had in the table when its lineage was added)."""
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    __slots__ = ("lineage", "make")
+
+    def __init__(self, make: Callable[[], Any], lineage: bool = False) -> None:
         self.make = make
+        self.lineage = lineage
 
 
 class LazyTable(MutableMapping[str, Any]):
@@ -793,6 +798,29 @@ class LazyTable(MutableMapping[str, Any]):
         reads only to render help)."""
         self._entries[name] = _Deferred(make)
 
+    def wrap(self, name: str, change: Callable[[Any], Any]) -> None:
+        """The entry becomes `change(entry)`, both made when first read (`name` must be listed):
+        what a `building-command-table` handler replacing an entry would do, when it is read."""
+        inner = self._entries[name]
+        if isinstance(inner, _Deferred):
+            deferred = inner
+            self._entries[name] = _Deferred(lambda: change(deferred.make()), deferred.lineage)
+        elif inner is _PENDING:
+            self._entries[name] = _Deferred(lambda: change(self._make(name)), lineage=True)
+        else:
+            self._entries[name] = change(inner)
+
+    def _made(self, name: str, value: Any) -> Any:
+        if type(value) is _Deferred:
+            made = value.make()
+            if not value.lineage:
+                return made
+        else:
+            made = self._make(name)
+        if self._lineage is not None:
+            made.lineage = [*self._lineage, made]
+        return made
+
     def is_made(self, name: str) -> bool:
         value = self._entries.get(name, _PENDING)
         return value is not _PENDING and type(value) is not _Deferred
@@ -806,13 +834,8 @@ class LazyTable(MutableMapping[str, Any]):
 
     def __getitem__(self, name: str) -> Any:
         value = self._entries[name]
-        if value is _PENDING:
-            value = self._make(name)
-            if self._lineage is not None:
-                value.lineage = [*self._lineage, value]
-            self._entries[name] = value
-        elif type(value) is _Deferred:
-            value = self._entries[name] = value.make()
+        if value is _PENDING or type(value) is _Deferred:
+            value = self._entries[name] = self._made(name, value)
         return value
 
     def __setitem__(self, name: str, value: Any) -> None:
@@ -946,9 +969,47 @@ def _service_endpoint_configured(service_name: str) -> bool:
 def _prune_awscli(hooks: Any) -> None:
     """What of awscli's own handlers no call's session keeps (once to the template, see
     `cli_handlers.pruned`): the history's sqlite writer, and the assumed-role file cache (awscli
-    would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here)."""
+    would keep assumed-role credentials in ~/.aws/cli/cache; they stay in memory here). And
+    awscli's preview marking, replaced by one that does its work when the command is read."""
     hooks.unregister("session-initialized", attach_history_handler)
     hooks.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+    hooks.unregister("building-command-table.main", preview.mark_as_preview)
+    hooks.register("building-command-table.main", _mark_as_preview)
+
+
+def _mark_as_preview(command_table: Any, session: Any, **kwargs: Any) -> None:
+    """awscli's `mark_as_preview`, with each preview service's command (and the `[preview]`
+    section of the config file it reads) made when the command is read. awscli does it on every
+    call: the whole config parse, a command object and a new class for a service in preview
+    (`sdb`) that almost no call uses. The other `building-command-table.main` handlers never
+    read those entries, so doing it at the first read gives them awscli's own objects."""
+    if not isinstance(command_table, LazyTable):
+        preview.mark_as_preview(command_table, session, **kwargs)
+        return
+    emitter = session.get_component("event_emitter")
+    for name in preview.PREVIEW_SERVICES:
+        if name in command_table:
+            command_table.wrap(name, functools.partial(_in_preview, session, name))
+        emitter.register_last(f"doc-description.{name}", preview.update_description_with_preview)
+
+
+def _in_preview(session: Any, name: str, original: Any) -> Any:
+    """What awscli's `mark_as_preview` puts in the table in place of `original` (`name`)."""
+    command_class: Any = type(original)
+    return _preview_class(command_class)(
+        cli_name=original.name,
+        session=session,
+        service_name=original.service_model.service_name,
+        is_enabled=name in preview._get_allowed_services(session),
+    )
+
+
+@functools.cache
+def _preview_class(command_class: type) -> type:
+    """awscli's class for a command in preview, made once per command class (awscli makes it
+    on every call; a class is a cycle only the garbage collector frees)."""
+    namespace = {"__module__": preview.__name__, "__qualname__": "PreviewCommand"}
+    return type("PreviewCommand", (preview.PreviewModeCommandMixin, command_class), namespace)
 
 
 def new_driver(

@@ -45,6 +45,7 @@ import botocore.session
 import botocore.waiter
 import urllib3.connection
 import urllib3.connectionpool
+from awscli.customizations import preview
 from awscli.customizations.commands import BasicCommand
 from awscli.customizations.s3.syncstrategy.base import BaseSync
 
@@ -413,6 +414,12 @@ PRIVATE_NAMES: tuple[tuple[Any, str, tuple[str, ...] | None], ...] = (
     (BasicCommand, "_build_subcommand_table", ("self",)),
     (BasicCommand, "_build_arg_table", ("self",)),
     (awscli.clidriver, "_set_user_agent_for_session", ("session",)),
+    # driver._mark_as_preview: awscli's preview marking, done when the command is read.
+    (preview, "mark_as_preview", ("command_table", "session")),
+    (preview, "_get_allowed_services", ("session",)),
+    (preview, "update_description_with_preview", ("help_command",)),
+    (preview, "PREVIEW_SERVICES", None),
+    (preview, "PreviewModeCommandMixin", None),
 )
 
 

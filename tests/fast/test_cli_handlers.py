@@ -15,6 +15,7 @@ import aws_mcp_server.adapter  # noqa: F401  (awscli before botocore)
 import awscli.argprocess
 import awscli.handlers
 import botocore.hooks
+from awscli.customizations import preview
 from awscli.customizations.dynamodb import DynamoDBPaginatorFix
 from awscli.customizations.history import attach_history_handler
 from awscli.customizations.iamvirtmfa import IAMVMFAWrapper
@@ -186,6 +187,8 @@ def _stock() -> dict[tuple[str, ...], Any]:
     # What new_driver does after awscli_initialize, on the stock side too.
     stock.unregister("session-initialized", attach_history_handler)
     stock.unregister("session-initialized", unique_id="inject_assume_role_cred_provider_cache")
+    # (and awscli's preview marking is replaced by ours, which `_ours` leaves out)
+    stock.unregister("building-command-table.main", preview.mark_as_preview)
     return cli_handlers._walk(stock._handlers)
 
 
@@ -283,10 +286,11 @@ def test_the_fast_path_is_taken() -> None:
     shared = [h for h in template._handlers.handlers() if id(h) not in builtin]
     session = driver.new_driver().session._events._emitter
     session_handlers = {id(h) for h in session._handlers.handlers()}
-    # new_driver unregisters these two (the history's sqlite handler, the assumed-role file cache).
+    # new_driver unregisters these two (the history's sqlite handler, the assumed-role file
+    # cache), and replaces awscli's preview marking.
     dropped = [h for h in shared if id(h) not in session_handlers]
     assert {h.__name__ for h in dropped} == {
-        "attach_history_handler", "inject_assume_role_provider_cache"
+        "attach_history_handler", "inject_assume_role_provider_cache", "mark_as_preview"
     }
     assert len(shared) > 150
 

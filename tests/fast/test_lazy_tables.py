@@ -111,3 +111,59 @@ def test_a_driver_leaves_no_command_objects_to_the_garbage_collector() -> None:
     # The service and the operation the call read, and the few entries awscli's customizations
     # read while the table was built (awscli made ~430 services and ~100 operations).
     assert 2 <= len(commands) <= 16, [c.name for c in commands]
+
+
+def _preview_of(cli: Any) -> Any:
+    """What awscli's own preview marking puts in a stock table for `sdb`."""
+    return _stock_main_table(cli)["sdb"]
+
+
+def test_a_service_in_preview_is_marked_when_read_as_awscli_marks_it(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    cli = driver.new_driver()
+    table = cli._get_command_table()
+    cli._create_parser(table)
+    # Building the table made no preview command and parsed no config file.
+    assert not table.is_made("sdb")
+    assert cli.session._config is None
+    mine, theirs = table["sdb"], _preview_of(driver.new_driver())
+    assert _describe(mine) == _describe(theirs)
+    assert type(mine).__module__ == type(theirs).__module__
+    assert mine._is_enabled is theirs._is_enabled is False
+    # Made once per command class, not once per call.
+    assert type(driver.new_driver()._get_command_table()["sdb"]) is type(mine)
+    # The config file's [preview] section is read when the command is read, as awscli reads it.
+    config = tmp_path / "config"
+    config.write_text("[preview]\nsdb = true\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    enabled = driver.new_driver()._get_command_table()["sdb"]
+    assert enabled._is_enabled is _preview_of(driver.new_driver())._is_enabled is True
+
+
+def test_a_wrapped_entry_is_made_when_read_with_the_table_lineage() -> None:
+    made: list[str] = []
+
+    def command(kind: str, **attributes: Any) -> Any:
+        return type(kind, (), attributes)()
+
+    def make(name: str) -> Any:
+        made.append(name)
+        return command("Command", name=name)
+
+    table = driver.LazyTable(make)
+    for name in ("a", "b"):
+        table.add_pending(name)
+    table["b"]  # (made before it is wrapped: wrapped at once)
+    table.wrap("a", lambda inner: command("Wrapped", of=inner.name))
+    table.wrap("b", lambda inner: command("Wrapped", of=inner.name))
+    table.defer("help", lambda: command("Help"))
+    table.wrap("help", lambda inner: command("Wrapped", of=type(inner).__name__))
+    table.set_lineage(["root"])
+    assert made == ["b"]
+    assert table["b"].of == "b" and table["b"].lineage == ["root", table["b"]]
+    a = table["a"]
+    assert made == ["b", "a"] and a.of == "a" and a.lineage == ["root", a]
+    # A deferred entry (a help command) still gets no lineage, wrapped or not.
+    assert table["help"].of == "Help" and not hasattr(table["help"], "lineage")
+    assert list(table) == ["a", "b", "help"]
